@@ -1,0 +1,101 @@
+"""The ``customer-import`` command: validate, profiles export, json-schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from customer_import import config
+from customer_import.spec.loader import is_spec_document, load_project, yaml_files
+
+
+def _collect(paths: Sequence[str]) -> tuple[list[Path], list[Path], list[str]]:
+    """Split the given files and folders into spec files and database files."""
+    specs: list[Path] = []
+    databases: list[Path] = []
+    missing: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        files = yaml_files(path) if path.is_dir() else [path] if path.is_file() else []
+        if not files and not path.exists():
+            missing.append(raw)
+        for file in files:
+            (specs if is_spec_document(file) else databases).append(file)
+    return specs, databases, missing
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    if args.paths:
+        specs, databases, missing = _collect(args.paths)
+    else:
+        specs, databases, missing = yaml_files(config.specs_folder()), [], []
+    given = {p.resolve() for p in databases}
+    # Specs are checked against the configured databases folder and the ones given on the command line.
+    databases += [p for p in yaml_files(config.databases_folder()) if p.resolve() not in given]
+    for spec in specs:
+        sibling = spec.resolve().parent.parent / "profile_databases"
+        known = {p.resolve() for p in databases}
+        databases += [p for p in yaml_files(sibling) if p.resolve() not in known]
+    for raw in missing:
+        print(f"{raw}: no such file or folder", file=sys.stderr)
+    project = load_project(specs, databases, root=Path.cwd())
+    for problem in sorted(project.problems, key=lambda p: (p.file, p.line or 0)):
+        print(problem, file=sys.stderr)
+    ok = not project.problems and not missing
+    print(
+        f"{'OK' if ok else 'FAILED'}: {len(project.specs)} valid spec(s), {len(project.databases)} profile "
+        f"database(s), {len(project.problems) + len(missing)} problem(s)"
+    )
+    return 0 if ok else 1
+
+
+def cmd_json_schema(args: argparse.Namespace) -> int:
+    from customer_import.spec.schema import spec_json_schema
+
+    print(json.dumps(spec_json_schema(args.kind), indent=2))
+    return 0
+
+
+def cmd_profiles_export(args: argparse.Namespace) -> int:
+    from customer_import.store.connection import open_store
+    from customer_import.store.export import iter_profiles
+
+    out = sys.stdout
+    with open_store(args.conn_id) as (dialect, connection):
+        try:
+            for profile in iter_profiles(dialect, connection, args.database):
+                out.write(json.dumps(profile, ensure_ascii=False, default=str) + "\n")
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="customer-import", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check specs and profile-database definitions")
+    validate.add_argument("paths", nargs="*", help="spec / database files or folders (default: the specs folder)")
+    validate.set_defaults(func=cmd_validate)
+    schema = commands.add_parser("json-schema", help="print the JSON Schema of the import spec")
+    schema.add_argument("--kind", choices=["spec", "database"], default="spec")
+    schema.set_defaults(func=cmd_json_schema)
+    profiles = commands.add_parser("profiles", help="stored profiles")
+    profile_commands = profiles.add_subparsers(dest="profiles_command", required=True)
+    export = profile_commands.add_parser("export", help="every stored profile as one JSON object per line")
+    export.add_argument("--database", required=True, help="profile database name")
+    export.add_argument("--conn-id", default="profile_store_default", help="store connection (default: %(default)s)")
+    export.set_defaults(func=cmd_profiles_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``[customer_import]`` Airflow configuration options (also ``AIRFLOW__CUSTOMER_IMPORT__*``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECTION = "customer_import"
+DEFAULT_BATCH_SIZE = 10_000
+
+
+def _option(key: str) -> str:
+    env = os.environ.get(f"AIRFLOW__{SECTION.upper()}__{key.upper()}")
+    if env is not None:
+        return env
+    from airflow.configuration import conf
+
+    return str(conf.get(SECTION, key, fallback="") or "")
+
+
+def _project_folder(key: str, project_dir: Path | None, default: str) -> Path:
+    value = _option(key)
+    if value:
+        return Path(value).expanduser()
+    return (project_dir or Path.cwd()) / default
+
+
+def specs_folder(project_dir: Path | None = None) -> Path:
+    """``[customer_import] specs_folder``; default ``include/import_specs/`` of the project."""
+    return _project_folder("specs_folder", project_dir, "include/import_specs")
+
+
+def databases_folder(project_dir: Path | None = None) -> Path:
+    """``[customer_import] databases_folder``; default ``include/profile_databases/`` of the project."""
+    return _project_folder("databases_folder", project_dir, "include/profile_databases")
+
+
+def batch_size() -> int:
+    """``[customer_import] batch_size``: rows fetched, mapped and written per transaction."""
+    value = _option("batch_size")
+    return int(value) if value else DEFAULT_BATCH_SIZE
+
+
+def embedded_store_path() -> Path:
+    """``[customer_import] embedded_store_path``; default ``$AIRFLOW_HOME/customer_import/profiles.db``."""
+    value = _option("embedded_store_path")
+    if value:
+        return Path(value).expanduser()
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "customer_import" / "profiles.db"

@@ -1,0 +1,35 @@
+"""Every exception the package raises on purpose.
+
+Row problems are not exceptions: they are :class:`customer_import.mapping.errors.RowError` data, counted
+in the run's report. The exceptions here are about a spec, a connection or the run itself.
+"""
+
+from __future__ import annotations
+
+
+class CustomerImportError(Exception):
+    """Base class of this package's errors."""
+
+
+class SpecError(CustomerImportError):
+    """One or more problems in spec or profile-database files; ``problems`` holds each of them."""
+
+    def __init__(self, problems: list[object]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class QueryError(CustomerImportError):
+    """The source query is not a single read-only SELECT, or cannot be bound."""
+
+
+class UnsupportedConnectionError(CustomerImportError):
+    """A connection type that has no source or store dialect."""
+
+
+class StoreSchemaError(CustomerImportError):
+    """The stored schema cannot be evolved to the declared profile database without losing data."""
+
+
+class RunFailedError(CustomerImportError):
+    """The run wrote what it could but must be reported as failed (for example max_error_rate exceeded)."""

@@ -1,0 +1,50 @@
+"""The provider manifest Airflow reads through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-customer-import",
+        "name": "Customer Import",
+        "description": "Scheduled customer-profile imports from SQL databases into a profile store.",
+        "versions": ["0.1.0"],
+        "config": {
+            "customer_import": {
+                "description": "Where the DAG factory and the customer-import command find their files.",
+                "options": {
+                    "specs_folder": {
+                        "description": "Folder of import specs; default include/import_specs/ of the project.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/include/import_specs",
+                        "default": "",
+                    },
+                    "databases_folder": {
+                        "description": "Folder of profile databases; default include/profile_databases/.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/include/profile_databases",
+                        "default": "",
+                    },
+                    "batch_size": {
+                        "description": "Rows fetched, mapped and written per transaction.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "50000",
+                        "default": "10000",
+                    },
+                    "embedded_store_path": {
+                        "description": "SQLite file of the embedded store, used when the connection "
+                        "profile_store_default is not defined; default $AIRFLOW_HOME/customer_import/profiles.db.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/customer_import/profiles.db",
+                        "default": "",
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,164 @@
+"""One run of an import: extract parts in batches, map, de-duplicate keys, match and write, advance the
+cursor after each committed batch, and account for every row in the report.
+
+Nothing here knows Airflow beyond the cursor state it is given: the operator supplies it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from customer_import.cursor import CursorState, advance
+from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
+from customer_import.mapping.mapper import Record, RowMapper
+from customer_import.report import CONTACT_FIELDS, RunReport
+from customer_import.sources.dialects import SourceDialect
+from customer_import.sources.extract import extract_part
+from customer_import.spec.database import ProfileDatabase
+from customer_import.spec.import_spec import ImportSpec
+from customer_import.spec.vocab import DuplicateKeys
+from customer_import.store import batch_sql
+from customer_import.store.connection import open_store
+from customer_import.store.writer import ProfileWriter, StagedRow, ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+class DuplicateKeyFilter:
+    """``prevent_duplication.duplicate_keys`` within one part (one query execution).
+
+    Within a batch: ``last`` keeps the last row of a key, ``first`` the first, ``reject`` rejects them all.
+    Across batches of the part, ``first`` skips and ``reject`` rejects keys already written by an earlier
+    batch (that earlier row stays written); ``last`` lets the later row update the profile again.
+    """
+
+    def __init__(self, policy: DuplicateKeys) -> None:
+        self.policy = policy
+        self.seen: set[Any] = set()
+
+    def apply(self, records: list[Record]) -> tuple[list[Record], list[Record], list[Record]]:
+        """Split a batch into (kept, skipped, rejected)."""
+        by_key: dict[Any, list[Record]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+        kept: list[Record] = []
+        skipped: list[Record] = []
+        rejected: list[Record] = []
+        for key, group in by_key.items():
+            if self.policy is not DuplicateKeys.LAST and key in self.seen:
+                (rejected if self.policy is DuplicateKeys.REJECT else skipped).extend(group)
+                continue
+            if len(group) == 1:
+                kept.append(group[0])
+            elif self.policy is DuplicateKeys.LAST:
+                kept.append(group[-1])
+                skipped.extend(group[:-1])
+            elif self.policy is DuplicateKeys.FIRST:
+                kept.append(group[0])
+                skipped.extend(group[1:])
+            else:
+                rejected.extend(group)
+            if self.policy is not DuplicateKeys.LAST:
+                self.seen.add(key)
+        kept.sort(key=lambda r: r.row_no)
+        return kept, skipped, rejected
+
+
+def run_import(
+    spec: ImportSpec,
+    database: ProfileDatabase,
+    *,
+    query: str,
+    source: SourceDialect,
+    cursor_state: CursorState,
+    run_id: str,
+    batch_size: int,
+    store_conn_id: str | None = None,
+) -> RunReport:
+    """Run one import; the report is complete even when the run is to be failed by max_error_rate."""
+    report = RunReport(
+        import_name=spec.name,
+        run_id=run_id,
+        mask_contacts=spec.reports.mask_contacts,
+        contact_columns=frozenset(m.column for m in spec.mapping if m.field in CONTACT_FIELDS),
+    )
+    last_item = cursor_state.load()
+    report.cursor_before = report.cursor_after = last_item
+    with open_store(store_conn_id) as (store_dialect, connection):
+        report.schema_changes = [c.description for c in ensure_schema(store_dialect, connection, database)]
+        writer = ProfileWriter(store_dialect, connection, spec, database, run_id=run_id)
+        while True:
+            before_part = last_item
+            read_in_part = 0
+            mapper: RowMapper | None = None
+            duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
+            report.parts += 1
+            for batch in extract_part(source, spec.source.conn_id, query, last_item, batch_size):
+                mapper = mapper or RowMapper(spec, database, batch.columns)
+                first_row = report.read + 1
+                report.read += len(batch.rows)
+                read_in_part += len(batch.rows)
+                report.batches += 1
+                _write_batch(report, writer, mapper, duplicates, batch.rows, first_row, spec.match_field)
+                if spec.source.cursor is not None:
+                    last_item = advance(last_item, [mapper.cursor_value(row) for row in batch.rows])
+                    cursor_state.save(last_item)
+                    report.cursor_after = last_item
+                log.info("batch %d committed: %s", report.batches, report.summary_line())
+            if not spec.source.drain or read_in_part == 0:
+                break
+            if last_item == before_part:
+                log.info("the cursor did not advance in this part (%r); draining stops", last_item)
+                break
+    return report
+
+
+def _write_batch(
+    report: RunReport,
+    writer: ProfileWriter,
+    mapper: RowMapper,
+    duplicates: DuplicateKeyFilter,
+    rows: Iterable[tuple[Any, ...]],
+    first_row: int,
+    match_field: str,
+) -> None:
+    records: list[Record] = []
+    for row_no, row in enumerate(rows, start=first_row):
+        mapped = mapper.map(row, row_no)
+        if isinstance(mapped, Rejection):
+            report.reject(mapped)
+        else:
+            records.append(mapped)
+    kept, skipped, rejected = duplicates.apply(records)
+    report.skipped += len(skipped)
+    for record in rejected:
+        report.reject(
+            Rejection(
+                record.row_no,
+                record.cursor,
+                match_field,
+                DUPLICATE_KEY,
+                f"the matching value ({match_field}) occurs more than once in this part (duplicate_keys: reject)",
+                record.key,
+            )
+        )
+    outcome = writer.write([StagedRow(r.row_no, r.key, r.values) for r in kept])
+    report.created += outcome.counts.get(batch_sql.CREATE, 0)
+    report.updated += outcome.counts.get(batch_sql.UPDATE, 0)
+    report.unchanged += outcome.counts.get(batch_sql.UNCHANGED, 0)
+    report.skipped += outcome.counts.get(batch_sql.SKIP, 0)
+    by_row = {r.row_no: r for r in kept}
+    for row_no, matches in outcome.ambiguous:
+        record = by_row[row_no]
+        report.reject(
+            Rejection(
+                row_no,
+                record.cursor,
+                match_field,
+                AMBIGUOUS_MATCH,
+                f"the matching value ({match_field}) matches {matches} stored profiles; nothing was written",
+                record.key,
+            )
+        )

@@ -1,0 +1,465 @@
+"""Coercion of raw source values into the normalised Python values the profile store writes.
+
+:func:`make_coercer` builds, once per mapped field, a function ``raw value -> value`` (``None`` for an empty
+value) that raises :class:`~customer_import.mapping.errors.ValueRejected` for a value it cannot accept. All
+setup (zone lookups, enum tables, caches) happens in the builders below, so the per-row path stays small.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import math
+import re
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from customer_import.mapping.errors import (
+    INVALID_DATE,
+    INVALID_DATETIME,
+    INVALID_EMAIL,
+    INVALID_ENUM,
+    INVALID_IP,
+    INVALID_JSON,
+    INVALID_PHONE,
+    INVALID_TIMEZONE,
+    TOO_LONG,
+    TYPE_MISMATCH,
+    ValueRejected,
+)
+from customer_import.spec.database import FieldDef
+from customer_import.spec.import_spec import MappingItem
+from customer_import.spec.vocab import FieldType
+
+Coercer = Callable[[Any], Any]
+_Builder = Callable[[FieldDef, MappingItem | None, str], Coercer]
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_ISO_DATE = "YYYY-MM-DD (ISO 8601)"
+_ISO_DATETIME = "ISO 8601 (YYYY-MM-DD HH:MM[:SS][+HH:MM])"
+_TRUE = frozenset({"true", "yes", "y", "t", "1", "on"})
+_FALSE = frozenset({"false", "no", "n", "f", "0", "off"})
+_TAG_SEPARATORS = re.compile(r"[,;]")
+_NOT_IANA = frozenset({"localtime", "posixrules"})  # files of the zone database that are not zone names
+
+
+def make_coercer(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    """Return a function raw_value -> normalised Python value, or None for an empty value.
+
+    Raises customer_import.mapping.errors.ValueRejected(code, message) for a value it cannot accept.
+    Strings are trimmed and bytes decoded as UTF-8 before the type's conversion sees them.
+    """
+    convert = _BUILDERS[field_def.type](field_def, item, timezone)
+
+    def coerce(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+        elif isinstance(value, bytes | bytearray | memoryview):
+            value = _decode(value)
+            if not value:
+                return None
+        return convert(value)
+
+    return coerce
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """The value as it appears in a message: its repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _mismatch(value: Any, expected: str) -> ValueRejected:
+    return ValueRejected(TYPE_MISMATCH, f"{_show(value)} ({type(value).__name__}) is not {expected}")
+
+
+def _decode(value: bytes | bytearray | memoryview) -> str:
+    try:
+        return bytes(value).decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueRejected(TYPE_MISMATCH, f"{_show(bytes(value))} is not UTF-8 text") from None
+
+
+def _check_no_nul(text: str, original: Any) -> str:
+    # PostgreSQL text cannot hold NUL; one such value would fail the whole batch, so it is rejected here.
+    if "\x00" in text:
+        raise ValueRejected(TYPE_MISMATCH, f"{_show(original)} contains a NUL character")
+    return text
+
+
+# --- numbers -------------------------------------------------------------------------------------------
+
+
+def _build_int(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def in_range(number: int, value: Any) -> int:
+        if INT64_MIN <= number <= INT64_MAX:
+            return number
+        raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is outside the 64-bit integer range")
+
+    def from_decimal(number: Decimal, value: Any) -> int:
+        if not number.is_finite() or number != number.to_integral_value():
+            raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a whole number")
+        if not INT64_MIN <= number <= INT64_MAX:  # checked before int(): '1e999999' must not be expanded
+            raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is outside the 64-bit integer range")
+        return int(number)
+
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise _mismatch(value, "a whole number")
+        if isinstance(value, int):
+            return in_range(int(value), value)
+        if isinstance(value, str):
+            try:
+                return in_range(int(value), value)
+            except ValueError:
+                pass
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a whole number") from None
+            return from_decimal(number, value)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a whole number")
+            return in_range(int(value), value)
+        if isinstance(value, Decimal):
+            return from_decimal(value, value)
+        raise _mismatch(value, "a whole number")
+
+    return convert
+
+
+def _build_float(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def convert(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+            raise _mismatch(value, "a number")
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a number") from None
+        if not math.isfinite(number):  # NaN or infinity (also a value too large for a float)
+            raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a finite number")
+        return number
+
+    return convert
+
+
+# --- text ----------------------------------------------------------------------------------------------
+
+
+def _build_string(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    max_length = field_def.max_length
+
+    def convert(value: Any) -> str:
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, int | float | Decimal | uuid.UUID) and not isinstance(value, bool):
+            text = str(value)
+        elif isinstance(value, date):
+            text = value.isoformat()
+        else:
+            raise _mismatch(value, "text")
+        if max_length is not None and len(text) > max_length:
+            raise ValueRejected(TOO_LONG, f"{_show(text)} has {len(text)} characters; at most {max_length}")
+        return _check_no_nul(text, value)
+
+    return convert
+
+
+def _build_enum(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    declared = field_def.values or []
+    by_key = {v.strip().lower(): v for v in declared}
+    allowed = ", ".join(declared)
+
+    def convert(value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            found = by_key.get(value.lower())
+            if found is not None:
+                return found
+            raise ValueRejected(INVALID_ENUM, f"{_show(value)} is not one of: {allowed}")
+        raise _mismatch(value, f"one of: {allowed}")
+
+    return convert
+
+
+def _build_tags(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def items_of(value: Any) -> list[Any]:
+        if isinstance(value, list | tuple):
+            return list(value)
+        if isinstance(value, str):
+            if value.startswith("["):
+                try:
+                    parsed = json.loads(value)
+                except (ValueError, RecursionError):
+                    raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a valid JSON array") from None
+                if isinstance(parsed, list):
+                    return parsed
+            return _TAG_SEPARATORS.split(value)
+        raise _mismatch(value, "a list of tags or text separated by ',' or ';'")
+
+    def convert(value: Any) -> list[str] | None:
+        tags: dict[str, None] = {}
+        for raw in items_of(value):
+            if raw is None:
+                continue
+            if isinstance(raw, list | tuple | dict | set):
+                raise _mismatch(raw, "a tag (a nested list or object is not)")
+            tag = (raw if isinstance(raw, str) else str(raw)).strip()
+            if tag:
+                tags[_check_no_nul(tag, raw)] = None
+        return list(tags) or None
+
+    return convert
+
+
+# --- dates and times -----------------------------------------------------------------------------------
+
+
+def _localize(naive: datetime, zone: tzinfo) -> datetime:
+    """Attach the wall-clock zone. fold=0 (PEP 495): an ambiguous time takes its first occurrence, and a
+    time in a DST gap is read with the offset before the gap, i.e. shifted forward as pendulum does
+    (02:30 on the spring-forward night in Europe/Berlin becomes 03:30 CEST = 01:30 UTC)."""
+    return naive.replace(tzinfo=zone)
+
+
+def _build_date(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    zone = zoneinfo.ZoneInfo(timezone)
+    fmt = item.date_format if item is not None else None
+    described = fmt or _ISO_DATE
+
+    def of_datetime(moment: datetime) -> date:
+        return (moment if moment.tzinfo is None else moment.astimezone(zone)).date()
+
+    @functools.lru_cache(maxsize=65536)
+    def parse(text: str) -> date:
+        try:
+            if fmt is not None:
+                return of_datetime(datetime.strptime(text, fmt))
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                return of_datetime(datetime.fromisoformat(text))
+        except (ValueError, OverflowError):
+            raise ValueRejected(INVALID_DATE, f"{_show(text)} is not a date in format {described}") from None
+
+    def convert(value: Any) -> date:
+        if isinstance(value, str):
+            return parse(value)
+        if isinstance(value, datetime):
+            try:
+                return of_datetime(value)
+            except (ValueError, OverflowError):
+                raise ValueRejected(INVALID_DATE, f"{_show(value)} is out of the date range") from None
+        if isinstance(value, date):
+            return value
+        raise _mismatch(value, f"a date (format {described})")
+
+    return convert
+
+
+def _build_datetime(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    zone = zoneinfo.ZoneInfo(timezone)
+    fmt = item.date_format if item is not None else None
+    described = fmt or _ISO_DATETIME
+
+    def to_utc(moment: datetime) -> datetime:
+        return (_localize(moment, zone) if moment.tzinfo is None else moment).astimezone(UTC)
+
+    @functools.lru_cache(maxsize=65536)
+    def parse(text: str) -> datetime:
+        try:
+            moment = datetime.strptime(text, fmt) if fmt is not None else datetime.fromisoformat(text)
+            return to_utc(moment)
+        except (ValueError, OverflowError):
+            raise ValueRejected(
+                INVALID_DATETIME, f"{_show(text)} is not a date and time in format {described}"
+            ) from None
+
+    def convert(value: Any) -> datetime:
+        if isinstance(value, str):
+            return parse(value)
+        if isinstance(value, date):
+            moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+            try:
+                return to_utc(moment)
+            except (ValueError, OverflowError):
+                raise ValueRejected(
+                    INVALID_DATETIME, f"{_show(value)} is out of the datetime range"
+                ) from None
+        raise _mismatch(value, f"a date and time (format {described})")
+
+    return convert
+
+
+# --- other scalars -------------------------------------------------------------------------------------
+
+
+def _build_bool(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def convert(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            key = value.lower()
+            if key in _TRUE:
+                return True
+            if key in _FALSE:
+                return False
+        elif isinstance(value, int | float | Decimal) and not (isinstance(value, Decimal) and value.is_nan()):
+            if value == 1:
+                return True
+            if value == 0:
+                return False
+        raise ValueRejected(
+            TYPE_MISMATCH, f"{_show(value)} is not a boolean (true/false, yes/no, 1/0, on/off)"
+        )
+
+    return convert
+
+
+def _build_ip(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def convert(value: Any) -> str:
+        if isinstance(value, ipaddress.IPv4Interface | ipaddress.IPv6Interface):  # before Address: a subclass
+            return value.ip.compressed
+        if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return value.compressed
+        if isinstance(value, str):
+            try:
+                return ipaddress.ip_address(value).compressed
+            except ValueError:
+                raise ValueRejected(INVALID_IP, f"{_show(value)} is not an IPv4 or IPv6 address") from None
+        raise ValueRejected(INVALID_IP, f"{_show(value)} ({type(value).__name__}) is not an IP address text")
+
+    return convert
+
+
+def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def finite_float(text: str) -> float:
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(f"{text} is too large for a number")
+        return number
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value, parse_float=finite_float, parse_constant=reject_constant)
+            except (ValueError, RecursionError) as error:
+                raise ValueRejected(INVALID_JSON, f"{_show(value)} is not valid JSON: {error}") from None
+        if isinstance(value, bool | int):
+            return value
+        if isinstance(value, Decimal):
+            if not value.is_finite():
+                raise ValueRejected(INVALID_JSON, f"{_show(value)} is not a finite number")
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, float | dict | list | tuple):
+            # A round trip normalises what JSON cannot keep (tuples, non-string keys) and rejects the rest.
+            try:
+                return json.loads(json.dumps(value, allow_nan=False))
+            except (TypeError, ValueError, RecursionError) as error:
+                raise ValueRejected(INVALID_JSON, f"{_show(value)} is not JSON-compatible: {error}") from None
+        raise ValueRejected(INVALID_JSON, f"{_show(value)} ({type(value).__name__}) is not a JSON value")
+
+    return convert
+
+
+# --- contacts and zones --------------------------------------------------------------------------------
+
+
+def _build_email(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _mismatch(value, "an email address")
+        try:
+            valid = validate_email(value, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise ValueRejected(
+                INVALID_EMAIL, f"{_show(value)} is not a valid email address: {error}"
+            ) from None
+        return (valid.ascii_email or valid.normalized).lower()
+
+    return convert
+
+
+def _build_phone(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    region = item.phone.default_region if item is not None and item.phone is not None else None
+    e164 = phonenumbers.PhoneNumberFormat.E164
+
+    @functools.lru_cache(maxsize=65536)
+    def parse(text: str) -> str:
+        # Without a region only "+CC" is understood; "00" is the international prefix of most countries.
+        international = "+" + text[2:] if region is None and text.startswith("00") else text
+        try:
+            number = phonenumbers.parse(international, region)
+        except phonenumbers.NumberParseException as error:
+            raise ValueRejected(INVALID_PHONE, f"{_show(text)} is not a phone number: {error._msg}") from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValueRejected(INVALID_PHONE, f"{_show(text)} is not a valid phone number")
+        return str(phonenumbers.format_number(number, e164))
+
+    def convert(value: Any) -> str:
+        if isinstance(value, str):
+            return parse(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            # An integer column cannot keep a leading '+' or '00': without a region it is international.
+            return parse(str(value) if region is not None else f"+{value}")
+        raise _mismatch(value, "a phone number")
+
+    return convert
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """IANA zone names by their lower-case form."""
+    return {name.lower(): name for name in zoneinfo.available_timezones() if name not in _NOT_IANA}
+
+
+def _build_timezone(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    names = _zone_names()
+
+    def convert(value: Any) -> str:
+        if isinstance(value, zoneinfo.ZoneInfo):
+            value = value.key
+        if isinstance(value, str):
+            name = names.get(value.lower())
+            if name is not None:
+                return name
+            raise ValueRejected(
+                INVALID_TIMEZONE, f"{_show(value)} is not an IANA time zone (e.g. Europe/Berlin)"
+            )
+        raise _mismatch(value, "an IANA time zone name")
+
+    return convert
+
+
+_BUILDERS: dict[FieldType, _Builder] = {
+    FieldType.INT: _build_int,
+    FieldType.FLOAT: _build_float,
+    FieldType.STRING: _build_string,
+    FieldType.DATE: _build_date,
+    FieldType.DATETIME: _build_datetime,
+    FieldType.BOOL: _build_bool,
+    FieldType.ENUM: _build_enum,
+    FieldType.IP: _build_ip,
+    FieldType.TAGS: _build_tags,
+    FieldType.JSON: _build_json,
+    FieldType.EMAIL: _build_email,
+    FieldType.PHONE: _build_phone,
+    FieldType.TIMEZONE: _build_timezone,
+}

@@ -1,0 +1,90 @@
+"""Checks of a spec that need its profile database, and "not supported yet" for keys not built yet.
+
+Each check yields ``(yaml_path, message)``; the loader adds file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from customer_import.sources.query import check_query
+from customer_import.spec.database import ProfileDatabase
+from customer_import.spec.import_spec import ImportSpec
+from customer_import.spec.problems import Loc
+from customer_import.spec.vocab import SUPPORTED_MATCH_BY, FieldType, ImportMode, MatchBy
+
+NOT_SUPPORTED = "is not supported yet"
+
+
+def check_spec_against_database(spec: ImportSpec, database: ProfileDatabase) -> list[tuple[Loc, str]]:
+    return [
+        *_not_supported_yet(spec),
+        *_check_matching(spec, database),
+        *_check_mapping(spec, database),
+        *_check_schedule(spec),
+        *(((("source", "query"), message) for message in check_query(spec.source.query, None))),
+    ]
+
+
+def _not_supported_yet(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
+    if spec.target.matching.by not in SUPPORTED_MATCH_BY:
+        supported = ", ".join(sorted(m.value for m in SUPPORTED_MATCH_BY))
+        yield (
+            ("target", "matching", "by"),
+            f"matching by {spec.target.matching.by.value!r} {NOT_SUPPORTED} (supported now: {supported})",
+        )
+    if spec.target.ip_location:
+        yield ("target", "ip_location"), f"ip_location: true {NOT_SUPPORTED}; remove it or set it to false"
+    if spec.subscriptions:
+        yield ("subscriptions",), f"subscriptions {NOT_SUPPORTED}; remove the key"
+
+
+def _check_matching(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tuple[Loc, str]]:
+    matching = spec.target.matching
+    if matching.by is MatchBy.PROFILE_ID and spec.target.mode is not ImportMode.UPDATE_ONLY:
+        yield ("target", "mode"), "matching by profile_id needs mode: update_only (profile ids cannot be created)"
+    if matching.by is MatchBy.CUSTOM and matching.field is not None:
+        definition = database.fields.get(matching.field)
+        if definition is None:
+            yield (
+                ("target", "matching", "field"),
+                f"{matching.field!r} is not a custom field of database {database.name!r}",
+            )
+        elif not definition.unique:
+            yield (
+                ("target", "matching", "field"),
+                f"custom field {matching.field!r} must be declared unique: true to match on it",
+            )
+    if matching.by in SUPPORTED_MATCH_BY and spec.mapped(spec.match_field) is None:
+        yield ("mapping",), f"matching by {matching.by.value} needs a mapping for field {spec.match_field!r}"
+
+
+def _check_mapping(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tuple[Loc, str]]:
+    fields = database.all_fields()
+    for index, item in enumerate(spec.mapping):
+        loc: Loc = ("mapping", index)
+        if item.field == "profile_id":
+            if spec.target.matching.by is not MatchBy.PROFILE_ID:
+                yield (*loc, "field"), "profile_id can only be mapped as the matching key (matching by profile_id)"
+            continue
+        definition = fields.get(item.field)
+        if definition is None:
+            yield (*loc, "field"), f"{item.field!r} is not a field of database {database.name!r}"
+            continue
+        if item.date_format is not None:
+            if definition.type not in (FieldType.DATE, FieldType.DATETIME):
+                yield (*loc, "date_format"), f"date_format applies to date and datetime fields, not {definition.type}"
+            elif "%" not in item.date_format:
+                yield (*loc, "date_format"), "date_format is a strptime format such as %d.%m.%Y"
+        if item.phone is not None and definition.type is not FieldType.PHONE:
+            yield (*loc, "phone"), "phone options apply to the phone field only"
+
+
+def _check_schedule(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
+    """A plan that parses but never fires (30 February, day 31 in 30-day months only)."""
+    from customer_import.schedule.timetables import build_timetable
+
+    try:
+        build_timetable(spec.schedule)
+    except ValueError as exc:
+        yield ("schedule",), str(exc)

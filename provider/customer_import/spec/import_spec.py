@@ -1,0 +1,162 @@
+"""The import spec (``include/import_specs/<name>.yaml``): the user-facing contract of PRODUCT.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from customer_import.spec.database import NAME_PATTERN
+from customer_import.spec.schedule import ManualPlan, Schedule
+from customer_import.spec.vocab import Channel, DuplicateKeys, ImportMode, MatchBy, SubscriptionStatus
+
+LAST_ITEM = "{lastItem}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Matching(_Strict):
+    by: MatchBy = Field(description="How a row finds its existing profile.")
+    field: str | None = Field(None, description="With by: custom, the unique custom field to match on.")
+    provider_column: str | None = Field(None, description="With by: push_subscription, the provider column.")
+    token_column: str | None = Field(None, description="With by: push_subscription, the token column.")
+
+    @model_validator(mode="after")
+    def _check_options(self) -> Matching:
+        if self.by is MatchBy.CUSTOM and not self.field:
+            raise ValueError("matching by custom needs 'field': the unique custom field to match on")
+        if self.by is not MatchBy.CUSTOM and self.field:
+            raise ValueError("'field' is only used with by: custom")
+        push_columns = self.provider_column or self.token_column
+        if self.by is MatchBy.PUSH_SUBSCRIPTION and not (self.provider_column and self.token_column):
+            raise ValueError("matching by push_subscription needs 'provider_column' and 'token_column'")
+        if self.by is not MatchBy.PUSH_SUBSCRIPTION and push_columns:
+            raise ValueError("'provider_column' and 'token_column' are only used with by: push_subscription")
+        return self
+
+
+class Target(_Strict):
+    database: str = Field(pattern=NAME_PATTERN, description="A profile database from include/profile_databases/.")
+    mode: ImportMode = ImportMode.UPSERT
+    matching: Matching
+    ip_location: bool = Field(False, description="Fill geo fields from the mapped ip / registration_ip.")
+    suppress_triggers: bool = Field(False, description="True: the import records no profile-change events.")
+
+
+class Cursor(_Strict):
+    column: str = Field(min_length=1, description="The result column whose largest value is the next {lastItem}.")
+    start_value: int | float | str = Field(description="The {lastItem} of the first run.")
+
+
+class Source(_Strict):
+    conn_id: str = Field(min_length=1, description="An Airflow connection id.")
+    table: str | None = Field(None, description="Shown in the UI; used by the column preview.")
+    query: str = Field(min_length=1, description="A single read-only SELECT; {lastItem} is a bound parameter.")
+    cursor: Cursor | None = None
+    drain: bool = Field(False, description="Repeat the query until it returns no rows.")
+
+    @property
+    def uses_last_item(self) -> bool:
+        return LAST_ITEM in self.query
+
+    @model_validator(mode="after")
+    def _check_cursor(self) -> Source:
+        if self.uses_last_item and self.cursor is None:
+            raise ValueError("the query uses {lastItem}, so 'cursor' (column and start_value) is required")
+        if not self.uses_last_item and self.cursor is not None:
+            raise ValueError("'cursor' is set but the query does not use {lastItem}")
+        if self.drain and not self.uses_last_item:
+            raise ValueError("'drain' repeats the query until it is empty, so the query must use {lastItem}")
+        return self
+
+
+class PreventDuplication(_Strict):
+    skip_unchanged: bool = True
+    duplicate_keys: DuplicateKeys = DuplicateKeys.LAST
+    keep_existing_on_empty: bool = False
+
+
+class PhoneOptions(_Strict):
+    default_region: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166 region for numbers without +CC.")
+
+
+class MappingItem(_Strict):
+    field: str = Field(min_length=1, description="A profile field (standard or custom).")
+    column: str = Field(min_length=1, description="A column of the query's result.")
+    date_format: str | None = Field(None, description="strptime format of a date or datetime column.")
+    phone: PhoneOptions | None = None
+
+
+class Reports(_Strict):
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="More rejected rows than this share fails the run (after good rows are written)."
+    )
+    mask_contacts: bool = Field(False, description="Mask emails and phones in error reports.")
+
+
+class Subscription(_Strict):
+    resource: str
+    channel: Channel | str
+    column: str
+    status: SubscriptionStatus | None = None
+    status_column: str | None = None
+
+    @model_validator(mode="after")
+    def _check_status(self) -> Subscription:
+        if (self.status is None) == (self.status_column is None):
+            raise ValueError("a subscription needs exactly one of 'status' and 'status_column'")
+        return self
+
+
+class ImportSpec(_Strict):
+    """One import: a source query, a target profile database, a mapping and a schedule."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$", max_length=200, description="The DAG id; unique across specs.")
+    description: str | None = None
+    access_groups: list[str] = Field(default_factory=list, description="Airflow roles that may see and run it.")
+    labels: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
+    run_immediately: bool = Field(False, description="Also start one run as soon as this spec is deployed.")
+    target: Target
+    schedule: Schedule = Field(default_factory=lambda: ManualPlan(plan="manual"))
+    source: Source
+    prevent_duplication: PreventDuplication = Field(default_factory=PreventDuplication)
+    mapping: list[MappingItem] = Field(min_length=1)
+    reports: Reports = Field(default_factory=Reports)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+
+    @field_validator("mapping")
+    @classmethod
+    def _one_column_per_field(cls, mapping: list[MappingItem]) -> list[MappingItem]:
+        seen: set[str] = set()
+        for item in mapping:
+            if item.field in seen:
+                raise ValueError(f"field {item.field!r} is mapped twice")
+            seen.add(item.field)
+        return mapping
+
+    def mapped(self, field: str) -> MappingItem | None:
+        return next((m for m in self.mapping if m.field == field), None)
+
+    @property
+    def match_field(self) -> str:
+        """The profile field whose value finds the existing profile."""
+        by = self.target.matching.by
+        if by is MatchBy.CUSTOM:
+            assert self.target.matching.field is not None
+            return self.target.matching.field
+        return {
+            MatchBy.EMAIL: "email",
+            MatchBy.EMAIL_PROFILE: "email",
+            MatchBy.EMAIL_SUBSCRIPTION: "email",
+            MatchBy.PHONE: "phone",
+            MatchBy.PHONE_PROFILE: "phone",
+            MatchBy.PHONE_SUBSCRIPTION: "phone",
+            MatchBy.PROFILE_ID: "profile_id",
+            MatchBy.PUSH_SUBSCRIPTION: "push",
+        }[by]
+
+    @property
+    def variable_key(self) -> str:
+        return f"customer_import.{self.name}.last_item"

@@ -1,0 +1,36 @@
+"""A located problem in a spec or profile-database file: file, YAML path and line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Loc = tuple[str | int, ...]
+
+
+def format_path(loc: Loc) -> str:
+    """``("mapping", 2, "field")`` -> ``mapping[2].field``; ``()`` -> ``(top level)``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}"
+
+
+def located(file: str, lines: dict[Loc, int], loc: Sequence[str | int], message: str) -> Problem:
+    """A problem at ``loc``, on the line of the longest part of ``loc`` that exists in the file."""
+    key: Loc = tuple(loc)
+    while key and key not in lines:
+        key = key[:-1]
+    return Problem(file=file, line=lines.get(key), path=format_path(tuple(loc)), message=message)

@@ -1,0 +1,68 @@
+"""Open the profile store's DB-API connection from an Airflow connection (``profile_store_default``).
+
+Without that connection the store is the embedded default: a SQLite file under ``AIRFLOW_HOME``
+(``[customer_import] embedded_store_path``), so the demo and a laptop need no set-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from customer_import.config import embedded_store_path
+from customer_import.store.dialects import StoreDialect, store_dialect_for
+
+log = logging.getLogger(__name__)
+DEFAULT_CONN_ID = "profile_store_default"
+
+
+def _find_connection(conn_id: str) -> Any | None:
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK and core raise different "not found" types
+        if "isn't defined" in str(exc) or "not found" in str(exc).lower() or type(exc).__name__ in (
+            "AirflowNotFoundException",
+            "AirflowRuntimeError",
+        ):
+            return None
+        raise
+
+
+@contextmanager
+def open_store(conn_id: str | None = None) -> Iterator[tuple[StoreDialect, Any]]:
+    """Yield ``(dialect, DB-API connection)``; the caller commits; the connection is closed after."""
+    conn_id = conn_id or DEFAULT_CONN_ID
+    connection = _find_connection(conn_id)
+    if connection is None:
+        if conn_id != DEFAULT_CONN_ID:
+            raise LookupError(f"the Airflow connection {conn_id!r} is not defined")
+        path = embedded_store_path()
+        log.warning("Connection %s is not defined: using the embedded SQLite store %s", conn_id, path)
+        yield from _sqlite(path)
+        return
+    dialect = store_dialect_for(connection.conn_type)
+    if dialect.name == "sqlite":
+        from customer_import.hooks.sqlite import CustomerSqliteHook
+
+        with closing(CustomerSqliteHook(sqlite_conn_id=conn_id).get_conn()) as raw:
+            yield dialect, raw
+        return
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    with closing(PostgresHook(postgres_conn_id=conn_id).get_conn()) as raw:
+        yield dialect, raw
+
+
+def _sqlite(path: Path) -> Iterator[tuple[StoreDialect, Any]]:
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = sqlite3.connect(os.fspath(path), isolation_level=None, timeout=60)
+    with closing(raw):
+        yield store_dialect_for("sqlite"), raw

@@ -1,0 +1,175 @@
+"""Store dialects: what differs between the SQLite (embedded default) and PostgreSQL profile stores.
+
+Callers never branch on the database name: they ask the dialect for types, quoting, parameter markers,
+value adaptation, locking and bulk loading. A dialect is chosen from the Airflow connection type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from customer_import.exceptions import UnsupportedConnectionError
+from customer_import.spec.vocab import FieldType
+
+_TEXT_TYPES = (FieldType.STRING, FieldType.ENUM, FieldType.IP, FieldType.EMAIL, FieldType.PHONE, FieldType.TIMEZONE)
+
+
+def dump_json(value: Any) -> str:
+    """The one JSON text form of tags and json values in a text column (stable, so comparable)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class StoreDialect:
+    """Base: standard SQL. Subclasses set types and the few statements that differ."""
+
+    name: ClassVar[str]
+    conn_types: ClassVar[tuple[str, ...]]
+    param: ClassVar[str]
+    types: ClassVar[dict[FieldType, str]]
+    timestamp_type: ClassVar[str]
+    identity_column: ClassVar[str]
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def column_type(self, field_type: FieldType) -> str:
+        return "TEXT" if field_type in _TEXT_TYPES else self.types[field_type]
+
+    def begin(self, cursor: Any, lock_name: str) -> None:
+        """Start the batch transaction, serialising writers of one profile database."""
+        raise NotImplementedError
+
+    def to_db(self, field_type: FieldType, value: Any) -> Any:
+        return value
+
+    def from_db(self, field_type: FieldType, value: Any) -> Any:
+        return value
+
+    def timestamp(self, value: dt.datetime) -> Any:
+        return value
+
+    def create_stage(self, name: str, columns: str) -> str:
+        return f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.quote(name)} ({columns})"
+
+    def load_stage(self, cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        marks = ", ".join([self.param] * len(columns))
+        names = ", ".join(self.quote(c) for c in columns)
+        cursor.executemany(f"INSERT INTO {self.quote(table)} ({names}) VALUES ({marks})", rows)
+
+    def existing_columns(self, cursor: Any, table: str) -> set[str]:
+        raise NotImplementedError
+
+
+class SqliteStore(StoreDialect):
+    name = "sqlite"
+    conn_types = ("sqlite",)
+    param = "?"
+    types: ClassVar[dict[FieldType, str]] = {
+        FieldType.INT: "INTEGER",
+        FieldType.FLOAT: "REAL",
+        FieldType.DATE: "TEXT",
+        FieldType.DATETIME: "TEXT",
+        FieldType.BOOL: "INTEGER",
+        FieldType.TAGS: "TEXT",
+        FieldType.JSON: "TEXT",
+    }
+    timestamp_type = "TEXT"
+    identity_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def begin(self, cursor: Any, lock_name: str) -> None:
+        # SQLite has one writer at a time; IMMEDIATE takes the write lock before the batch reads.
+        cursor.execute("BEGIN IMMEDIATE")
+
+    def to_db(self, field_type: FieldType, value: Any) -> Any:
+        if value is None:
+            return None
+        if field_type in (FieldType.TAGS, FieldType.JSON):
+            return dump_json(value)
+        if field_type is FieldType.DATETIME:
+            return self.timestamp(value)
+        if field_type is FieldType.DATE:
+            return value.isoformat()
+        if field_type is FieldType.BOOL:
+            return int(value)
+        return value
+
+    def from_db(self, field_type: FieldType, value: Any) -> Any:
+        if value is None:
+            return None
+        if field_type in (FieldType.TAGS, FieldType.JSON):
+            return json.loads(value)
+        if field_type is FieldType.BOOL:
+            return bool(value)
+        if field_type is FieldType.DATE:
+            return dt.date.fromisoformat(value)
+        if field_type is FieldType.DATETIME:
+            return dt.datetime.fromisoformat(value)
+        return value
+
+    def timestamp(self, value: dt.datetime) -> Any:
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+    def existing_columns(self, cursor: Any, table: str) -> set[str]:
+        cursor.execute(f"PRAGMA table_info({self.quote(table)})")
+        return {row[1] for row in cursor.fetchall()}
+
+
+class PostgresStore(StoreDialect):
+    name = "postgres"
+    conn_types = ("postgres", "postgresql")
+    param = "%s"
+    types: ClassVar[dict[FieldType, str]] = {
+        FieldType.INT: "BIGINT",
+        FieldType.FLOAT: "DOUBLE PRECISION",
+        FieldType.DATE: "DATE",
+        FieldType.DATETIME: "TIMESTAMPTZ",
+        FieldType.BOOL: "BOOLEAN",
+        FieldType.TAGS: "JSONB",
+        FieldType.JSON: "JSONB",
+    }
+    timestamp_type = "TIMESTAMPTZ"
+    identity_column = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+
+    def begin(self, cursor: Any, lock_name: str) -> None:
+        # psycopg opens the transaction on the first statement; the advisory lock lasts until commit.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"customer_import:{lock_name}",))
+
+    def to_db(self, field_type: FieldType, value: Any) -> Any:
+        if value is not None and field_type in (FieldType.TAGS, FieldType.JSON):
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value)
+        return value
+
+    def create_stage(self, name: str, columns: str) -> str:
+        return f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.quote(name)} ({columns}) ON COMMIT DELETE ROWS"
+
+    def load_stage(self, cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        names = ", ".join(self.quote(c) for c in columns)
+        with cursor.copy(f"COPY {self.quote(table)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def existing_columns(self, cursor: Any, table: str) -> set[str]:
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+STORE_DIALECTS: tuple[type[StoreDialect], ...] = (SqliteStore, PostgresStore)
+
+
+def store_dialect_for(conn_type: str) -> StoreDialect:
+    for dialect in STORE_DIALECTS:
+        if conn_type in dialect.conn_types:
+            return dialect()
+    supported = ", ".join(t for d in STORE_DIALECTS for t in d.conn_types)
+    raise UnsupportedConnectionError(
+        f"the profile store cannot use a connection of type {conn_type!r} (supported: {supported})"
+    )

@@ -1,0 +1,27 @@
+"""Names of the store's tables for one profile database (one name per concept)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIELDS_TABLE = "customer_import_fields"  # declared fields of every profile database, for evolution
+
+
+@dataclass(frozen=True)
+class Tables:
+    database: str
+
+    @property
+    def profiles(self) -> str:
+        return f"{self.database}_profiles"
+
+    @property
+    def events(self) -> str:
+        return f"{self.database}_events"
+
+    @property
+    def stage(self) -> str:
+        return f"customer_import_stage_{self.database}"
+
+    def index(self, field: str, unique: bool) -> str:
+        return f"{'ux' if unique else 'ix'}_{self.database}_{field}"

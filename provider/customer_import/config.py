@@ -48,3 +48,15 @@ def embedded_store_path() -> Path:
         return Path(value).expanduser()
     home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
     return Path(home) / "customer_import" / "profiles.db"
+
+
+def retries() -> int:
+    """``[customer_import] retries``: task retries for transient failures (default 2)."""
+    value = _option("retries")
+    return int(value) if value else 2
+
+
+def retry_delay_seconds() -> int:
+    """``[customer_import] retry_delay_seconds``: wait before a retry (default 60)."""
+    value = _option("retry_delay_seconds")
+    return int(value) if value else 60

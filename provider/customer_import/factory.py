@@ -75,7 +75,11 @@ def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") 
         max_active_runs=1,
         tags=set(spec.labels) | {"customer_import"},
         access_control=_access_control(spec.access_groups),
-        default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1), "owner": "customer_import"},
+        default_args={
+            "retries": config.retries(),
+            "retry_delay": dt.timedelta(seconds=config.retry_delay_seconds()),
+            "owner": "customer_import",
+        },
     )
     spec_data = spec.model_dump(mode="json")
     database_data = database.model_dump(mode="json")

@@ -36,6 +36,20 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "50000",
                         "default": "10000",
                     },
+                    "retries": {
+                        "description": "Retries of an import task after a transient failure.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "2",
+                        "default": "2",
+                    },
+                    "retry_delay_seconds": {
+                        "description": "Seconds to wait before such a retry.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "60",
+                        "default": "60",
+                    },
                     "embedded_store_path": {
                         "description": "SQLite file of the embedded store, used when the connection "
                         "profile_store_default is not defined; default $AIRFLOW_HOME/customer_import/profiles.db.",

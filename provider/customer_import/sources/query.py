@@ -6,7 +6,10 @@ for execution the dialect replaces it with its driver's parameter marker.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlglot
 from sqlglot import exp
@@ -15,30 +18,45 @@ from sqlglot.errors import ParseError
 from customer_import.spec.import_spec import LAST_ITEM
 
 PLACEHOLDER = "customer_import_last_item__"
+# A Jinja expression stands in as an identifier: it parses as a column, a table or schema name, a LIMIT
+# value, and inside quotes it is just text (a string literal stand-in would break '{{ ds }}' and FROM).
+JINJA_PLACEHOLDER = "customer_import_jinja__"
 _JINJA_EXPR = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _JINJA_BLOCK = re.compile(r"\{%.*?%\}", re.DOTALL)
-# Statements that write, or lock rows, anywhere in the tree (data-modifying CTEs included).
-_WRITES = (
-    exp.Insert,
-    exp.Update,
-    exp.Delete,
-    exp.Merge,
-    exp.Create,
-    exp.Drop,
-    exp.Alter,
-    exp.TruncateTable,
-    exp.Command,
-    exp.Into,
-    exp.Lock,
-)
+# Statements that write, or lock rows, anywhere in the tree (data-modifying CTEs included), as users say them.
+_WRITES: dict[type[exp.Expression], str] = {
+    exp.Insert: "INSERT",
+    exp.Update: "UPDATE",
+    exp.Delete: "DELETE",
+    exp.Merge: "MERGE",
+    exp.Create: "CREATE",
+    exp.Drop: "DROP",
+    exp.Alter: "ALTER",
+    exp.TruncateTable: "TRUNCATE",
+    exp.Command: "a command",
+    exp.Into: "SELECT ... INTO (it creates or writes a table)",
+    exp.Lock: "a row-locking clause (FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE)",
+}
 # Dialects tried when the connection (and so its dialect) is not known, e.g. at spec validation.
 FALLBACK_DIALECTS = ("postgres", "mysql", "tsql", "oracle", "clickhouse", "sqlite")
 
 
 def for_parsing(query: str) -> str:
     """The query with Jinja expressions and ``{lastItem}`` replaced by parseable stand-ins."""
-    text = _JINJA_EXPR.sub("'jinja'", query)
+    text = _JINJA_EXPR.sub(JINJA_PLACEHOLDER, query)
     return text.replace(LAST_ITEM, PLACEHOLDER)
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot logs a warning for syntax it falls back on (e.g. FOR UPDATE); our problems say it better."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def check_query(query: str, dialect: str | None) -> list[str]:
@@ -49,9 +67,11 @@ def check_query(query: str, dialect: str | None) -> list[str]:
     """
     if _JINJA_BLOCK.search(query):
         return ["Jinja blocks ({% ... %}) are not allowed in the query; use {{ ... }} expressions"]
-    if dialect is not None:
-        return _check_in(for_parsing(query), dialect)
-    results = [_check_in(for_parsing(query), d) for d in FALLBACK_DIALECTS]
+    text = for_parsing(query)
+    with _quiet_sqlglot():
+        if dialect is not None:
+            return _check_in(text, dialect)
+        results = [_check_in(text, d) for d in FALLBACK_DIALECTS]
     if any(not problems for problems in results):
         return []
     return results[0]
@@ -72,21 +92,34 @@ def _check_in(text: str, dialect: str) -> list[str]:
         return [f"the query must be a SELECT (WITH ... SELECT allowed); it starts with {first_word!r}"]
     problems = []
     for node in statement.walk():
-        if isinstance(node, _WRITES):
+        what = _WRITES.get(type(node))
+        if what is not None:
             snippet = node.sql(dialect=dialect)[:60]
-            problems.append(f"the query must only read; found {node.key.upper()}: {snippet}")
+            problems.append(f"the query must only read; found {what}" + (f": {snippet}" if snippet else ""))
             break
+    if any(not select.expressions for select in statement.find_all(exp.Select)):
+        problems.append("the query must select at least one column")
+    if _last_item_misplaced(statement):
+        problems.append("{lastItem} must not be inside quotes or part of a name: it is bound as a query parameter")
+    return problems
+
+
+def _last_item_misplaced(statement: exp.Expression) -> bool:
+    """``{lastItem}`` in a string, in a quoted identifier, or glued to other characters of a name."""
     for literal in statement.find_all(exp.Literal):
         if literal.is_string and PLACEHOLDER in literal.this:
-            problems.append("{lastItem} must not be inside quotes: it is bound as a query parameter")
-            break
-    return problems
+            return True
+    return any(
+        PLACEHOLDER in identifier.this and (identifier.quoted or identifier.this != PLACEHOLDER)
+        for identifier in statement.find_all(exp.Identifier)
+    )
 
 
 def has_order_by(query: str, column: str, dialect: str | None) -> bool:
     """Whether the outermost SELECT orders by ``column`` (the cursor), as incremental reads need."""
     try:
-        statement = sqlglot.parse_one(for_parsing(query), read=dialect)
+        with _quiet_sqlglot():
+            statement = sqlglot.parse_one(for_parsing(query), read=dialect)
     except ParseError:
         return False
     order = statement.args.get("order")

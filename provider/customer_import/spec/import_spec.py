@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from customer_import.spec.database import NAME_PATTERN
+from customer_import.spec.problems import error_at
 from customer_import.spec.schedule import ManualPlan, Schedule
 from customer_import.spec.vocab import Channel, DuplicateKeys, ImportMode, MatchBy, SubscriptionStatus
 
@@ -26,14 +27,18 @@ class Matching(_Strict):
     @model_validator(mode="after")
     def _check_options(self) -> Matching:
         if self.by is MatchBy.CUSTOM and not self.field:
-            raise ValueError("matching by custom needs 'field': the unique custom field to match on")
+            raise error_at("matching by custom needs 'field': the unique custom field to match on", "field")
         if self.by is not MatchBy.CUSTOM and self.field:
-            raise ValueError("'field' is only used with by: custom")
+            raise error_at("'field' is only used with by: custom", "field")
         push_columns = self.provider_column or self.token_column
         if self.by is MatchBy.PUSH_SUBSCRIPTION and not (self.provider_column and self.token_column):
-            raise ValueError("matching by push_subscription needs 'provider_column' and 'token_column'")
+            missing = "token_column" if self.provider_column else "provider_column"
+            raise error_at("matching by push_subscription needs 'provider_column' and 'token_column'", missing)
         if self.by is not MatchBy.PUSH_SUBSCRIPTION and push_columns:
-            raise ValueError("'provider_column' and 'token_column' are only used with by: push_subscription")
+            raise error_at(
+                "'provider_column' and 'token_column' are only used with by: push_subscription",
+                "provider_column" if self.provider_column else "token_column",
+            )
         return self
 
 
@@ -64,11 +69,11 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _check_cursor(self) -> Source:
         if self.uses_last_item and self.cursor is None:
-            raise ValueError("the query uses {lastItem}, so 'cursor' (column and start_value) is required")
+            raise error_at("the query uses {lastItem}, so 'cursor' (column and start_value) is required", "cursor")
         if not self.uses_last_item and self.cursor is not None:
-            raise ValueError("'cursor' is set but the query does not use {lastItem}")
+            raise error_at("'cursor' is set but the query does not use {lastItem}", "cursor")
         if self.drain and not self.uses_last_item:
-            raise ValueError("'drain' repeats the query until it is empty, so the query must use {lastItem}")
+            raise error_at("'drain' repeats the query until it is empty, so the query must use {lastItem}", "drain")
         return self
 
 
@@ -129,11 +134,12 @@ class ImportSpec(_Strict):
     @field_validator("mapping")
     @classmethod
     def _one_column_per_field(cls, mapping: list[MappingItem]) -> list[MappingItem]:
-        seen: set[str] = set()
-        for item in mapping:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(mapping):
             if item.field in seen:
-                raise ValueError(f"field {item.field!r} is mapped twice")
-            seen.add(item.field)
+                first = seen[item.field]
+                raise error_at(f"field {item.field!r} is mapped twice (also mapping[{first}])", index, "field")
+            seen[item.field] = index
         return mapping
 
     def mapped(self, field: str) -> MappingItem | None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from customer_import.spec.checks import check_spec_against_database
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
-from customer_import.spec.problems import Loc, Problem, located
+from customer_import.spec.problems import SUBPATH, Loc, Problem, located
 from customer_import.spec.yaml_source import YamlDocument
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -77,13 +77,17 @@ def _message(error: Any) -> str:
 
 def validate_document(doc: YamlDocument, model: type[ModelT], display: str) -> tuple[ModelT | None, list[Problem]]:
     if not isinstance(doc.data, dict):
-        return None, [Problem(display, 1, "(top level)", "the file must hold a mapping of keys")]
+        kind = "nothing" if doc.data is None else f"a {type(doc.data).__name__}"
+        message = f"the file must hold a mapping of keys, not {kind}"
+        return None, [Problem(display, doc.lines.get((), 1), "(top level)", message)]
     try:
         return model.model_validate(doc.data), []
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = _yaml_loc(doc.data, error["loc"])
+            # Errors raised with ``error_at`` name a key below the validated object.
+            subpath = tuple(error.get("ctx", {}).get(SUBPATH, ()))
+            loc = _yaml_loc(doc.data, (*error["loc"], *subpath))
             problems.append(located(display, doc.lines, loc, _message(error)))
         return None, sorted(set(problems), key=lambda p: (p.line or 0, p.path))
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic_core import PydanticCustomError
+
 Loc = tuple[str | int, ...]
+# The context key of :func:`error_at` errors that holds the path below the validated object.
+SUBPATH = "yaml_subpath"
 
 
 def format_path(loc: Loc) -> str:
@@ -34,3 +38,12 @@ def located(file: str, lines: dict[Loc, int], loc: Sequence[str | int], message:
     while key and key not in lines:
         key = key[:-1]
     return Problem(file=file, line=lines.get(key), path=format_path(tuple(loc)), message=message)
+
+
+def error_at(message: str, *where: str | int) -> PydanticCustomError:
+    """A validator error about the key ``where`` below the object being validated, not the whole object.
+
+    Raise it from a pydantic validator instead of ``ValueError``: the loader appends ``where`` to the
+    error's location, so the problem names that key and points at its line (its parent's, if it is missing).
+    """
+    return PydanticCustomError("spec_error", "{message}", {"message": message, SUBPATH: where})

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import pendulum
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from customer_import.spec.problems import error_at
 from customer_import.spec.vocab import Weekday
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -72,7 +73,7 @@ class _PlanBase(BaseModel):
         if self.start_date and self.deactivate_at and (
             self.localize(self.deactivate_at) <= self.localize(self.start_date)
         ):
-            raise ValueError("deactivate_at must be after start_date")
+            raise error_at("deactivate_at must be after start_date", "deactivate_at")
         return self
 
     def localize(self, value: dt.datetime) -> pendulum.DateTime:
@@ -102,14 +103,14 @@ class OncePlan(_PlanBase):
         if (self.at is None) == (self.date is None):
             raise ValueError("a once plan needs either 'at' (a datetime or a list of them) or 'date' with 'times'")
         if self.date is not None and not self.times:
-            raise ValueError("'date' needs 'times'")
+            raise error_at("'date' needs 'times'", "times")
         if self.at is not None and self.times is not None:
-            raise ValueError("'times' goes with 'date', not with 'at'")
+            raise error_at("'times' goes with 'date', not with 'at'", "times")
         if isinstance(self.at, list):
             if not self.at:
-                raise ValueError("'at' must not be an empty list")
+                raise error_at("'at' must not be an empty list", "at")
             if len({a.date() for a in self.instants()}) > 1:
-                raise ValueError(f"the datetimes of a once plan must all be on one date (in {self.timezone})")
+                raise error_at(f"the datetimes of a once plan must all be on one date (in {self.timezone})", "at")
         return self
 
     def instants(self) -> list[pendulum.DateTime]:

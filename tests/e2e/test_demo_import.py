@@ -1,0 +1,142 @@
+"""The whole import through Airflow for real: the factory's DAGs, dag.test() runs on a SQLite metadata
+DB, the cursor Variable, the XCom report and the stored profiles."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import load_dagbag, run_dag, set_variable, variable
+
+pytestmark = pytest.mark.e2e
+
+
+def demo_source(path: Path, rows: int) -> None:
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_demo_source.py"), str(path), "--rows", str(rows)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def crm_spec(name: str = "crm", limit: int = 300, **changes: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": name,
+        "description": "e2e CRM import",
+        "labels": ["e2e"],
+        "target": {"database": "customers", "mode": "upsert", "matching": {"by": "custom", "field": "crm_id"}},
+        "schedule": {"plan": "daily", "times": ["03:00"], "timezone": "Europe/Berlin"},
+        "source": {
+            "conn_id": "crm_src",
+            "table": "customers",
+            "query": f"SELECT id, email, phone, first_name, birthday, tier FROM customers "
+            f"WHERE id > {{lastItem}} ORDER BY id LIMIT {limit}",
+            "cursor": {"column": "id", "start_value": 0},
+        },
+        "mapping": [
+            {"field": "crm_id", "column": "id"},
+            {"field": "email", "column": "email"},
+            {"field": "phone", "column": "phone", "phone": {"default_region": "DE"}},
+            {"field": "first_name", "column": "first_name"},
+            {"field": "birth_date", "column": "birthday", "date_format": "%d.%m.%Y"},
+            {"field": "tier", "column": "tier"},
+        ],
+    }
+    spec.update(changes)
+    return spec
+
+
+def stored(store: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(store) as db:
+        return db.execute("SELECT crm_id, email, profile_id FROM customers_profiles ORDER BY crm_id").fetchall()
+
+
+def test_repository_dags_import_without_errors() -> None:
+    bag = load_dagbag()
+    assert bag.import_errors == {}
+    assert {"demo_crm_customers", "demo_newsletter_emails"} <= set(bag.dag_ids)
+    dag = bag.dags["demo_crm_customers"]
+    assert dag.max_active_runs == 1
+    assert {"demo", "crm"} <= set(dag.tags)
+    assert [t.task_id for t in dag.tasks] == ["prepare_store", "import_profiles"]
+    assert "Europe/Berlin" in repr(dag.timetable)
+
+
+def test_a_broken_spec_is_an_import_error_and_the_others_still_load(project: Any) -> None:
+    project(crm_spec("good_one"), raw={"broken.yaml": "name: broken\ntarget:\n  database: customers\n  mode: sometimes\n"})
+    bag = load_dagbag()
+    assert "good_one" in bag.dag_ids
+    assert "broken" not in bag.dag_ids
+    (message,) = bag.import_errors.values()
+    assert "broken.yaml:4: target.mode" in message
+    assert "broken.yaml:1: source: required key is missing" in message
+
+
+def test_import_runs_end_to_end_then_continues_from_the_cursor(project: Any, sqlite_conn: Any, monkeypatch: Any) -> None:
+    source = sqlite_conn("crm_src")
+    demo_source(source, rows=500)
+    store = sqlite_conn("profile_store_default")
+    project(crm_spec())
+
+    state, report = run_dag("crm")
+    assert state == "success"
+    assert report is not None
+    summary = report["summary"]
+    assert summary["read"] == 300 and summary["cursor_before"] == 0 and summary["cursor_after"] == 300
+    assert summary["created"] + summary["failed"] == 300 and summary["failed"] == len(report["rejected"])
+    assert summary["failed"] > 0 and set(report["error_counts"]) <= {"invalid_email", "invalid_phone", "invalid_date", "invalid_enum"}
+    assert all({"row", "cursor", "column", "code", "message"} <= set(r) for r in report["rejected"])
+    assert variable("customer_import.crm.last_item") == "300"
+    first = stored(store)
+    assert len(first) == summary["created"]
+
+    state, report = run_dag("crm")
+    assert state == "success" and report is not None
+    assert report["summary"]["cursor_before"] == 300 and report["summary"]["cursor_after"] == 500
+    assert report["summary"]["read"] == 200
+    assert variable("customer_import.crm.last_item") == "500"
+    second = stored(store)
+    assert len(second) == summary["created"] + report["summary"]["created"]
+    assert second[: len(first)] == first  # earlier profiles untouched, ids stable
+
+    # Editing the Variable by hand rewinds: the rows are read again but nothing is duplicated or rewritten.
+    set_variable("customer_import.crm.last_item", "100")
+    state, report = run_dag("crm")
+    assert state == "success" and report is not None
+    assert report["summary"]["read"] == 300 and report["summary"]["created"] == 0
+    assert report["summary"]["unchanged"] == 300 - report["summary"]["failed"]
+    assert stored(store) == second
+
+
+def test_max_error_rate_fails_the_run_after_writing_the_good_rows(project: Any, sqlite_conn: Any) -> None:
+    source = sqlite_conn("crm_src")
+    demo_source(source, rows=200)
+    store = sqlite_conn("profile_store_default")
+    project(crm_spec(reports={"max_error_rate": 0.0, "mask_contacts": True}))
+    state, report = run_dag("crm")
+    assert state == "failed"
+    assert report is not None and report["summary"]["failed"] > 0
+    assert len(stored(store)) == report["summary"]["created"] > 0
+    assert variable("customer_import.crm.last_item") == "200"
+    emails = [r for r in report["rejected"] if r["code"] == "invalid_email"]
+    assert emails and all("***" in r["value"] for r in emails)
+
+
+def test_drain_reads_until_empty(project: Any, sqlite_conn: Any) -> None:
+    source = sqlite_conn("crm_src")
+    demo_source(source, rows=450)
+    store = sqlite_conn("profile_store_default")
+    project(crm_spec(limit=100, source={**crm_spec()["source"], "drain": True,
+                                         "query": "SELECT id, email, phone, first_name, birthday, tier FROM customers "
+                                         "WHERE id > {lastItem} ORDER BY id LIMIT 100"}))
+    state, report = run_dag("crm")
+    assert state == "success" and report is not None
+    assert report["summary"]["read"] == 450 and report["summary"]["parts"] == 6  # 5 parts with rows + 1 empty
+    assert variable("customer_import.crm.last_item") == "450"
+    assert len(stored(store)) == report["summary"]["created"]

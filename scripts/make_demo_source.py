@@ -13,9 +13,41 @@ import random
 import sqlite3
 from pathlib import Path
 
-FIRST = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hugo", "Ida", "Jonas", "Zoë", "Łukasz", "Søren"]
-LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "O'Brien", "García"]
-CITIES = [("Berlin", "DE"), ("Hamburg", "DE"), ("München", "DE"), ("Wien", "AT"), ("Zürich", "CH"), ("Paris", "FR")]
+FIRST = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hugo",
+    "Ida",
+    "Jonas",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+]
+LAST = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "O'Brien",
+    "García",
+]
+CITIES = [
+    ("Berlin", "DE"),
+    ("Hamburg", "DE"),
+    ("München", "DE"),
+    ("Wien", "AT"),
+    ("Zürich", "CH"),
+    ("Paris", "FR"),
+]
 TIERS = ["bronze", "silver", "gold", "Gold", " SILVER "]
 INTERESTS = ["shoes", "books", "garden", "travel", "tech", "food"]
 DDL = """
@@ -31,15 +63,32 @@ def customer(rng: random.Random, cid: int) -> tuple[object, ...]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     city, country = rng.choice(CITIES)
     email = f"{first}.{last}.{cid}@example.{rng.choice(['com', 'de', 'org'])}".replace("'", "")
-    phone = rng.choice([f"+49 30 {rng.randint(1000000, 9999999)}", f"030 {rng.randint(1000000, 9999999)}",
-                        f"0049 89 {rng.randint(1000000, 9999999)}", f"+43 1 5{rng.randint(100000, 999999)}"])
+    phone = rng.choice(
+        [
+            f"+49 30 {rng.randint(1000000, 9999999)}",
+            f"030 {rng.randint(1000000, 9999999)}",
+            f"0049 89 {rng.randint(1000000, 9999999)}",
+            f"+43 1 5{rng.randint(100000, 999999)}",
+        ]
+    )
     birthday = f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.randint(1940, 2008)}"
-    row = [cid, email, phone, first, last, birthday, rng.choice(["male", "female", "Female", None]),
-           f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-           rng.choice(TIERS), ",".join(rng.sample(INTERESTS, rng.randint(0, 3))), round(rng.uniform(0, 5000), 2),
-           rng.choice(["yes", "no", "1", "0", "true"]),
-           f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
-           city, country]
+    row = [
+        cid,
+        email,
+        phone,
+        first,
+        last,
+        birthday,
+        rng.choice(["male", "female", "Female", None]),
+        f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        rng.choice(TIERS),
+        ",".join(rng.sample(INTERESTS, rng.randint(0, 3))),
+        round(rng.uniform(0, 5000), 2),
+        rng.choice(["yes", "no", "1", "0", "true"]),
+        f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
+        city,
+        country,
+    ]
     fault = rng.random()
     if fault < 0.01:
         row[1] = email.replace("@", " at ")  # invalid_email
@@ -59,7 +108,9 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--append", type=int, default=0, help="add this many customers after the existing ones")
+    parser.add_argument(
+        "--append", type=int, default=0, help="add this many customers after the existing ones"
+    )
     args = parser.parse_args()
     args.path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(args.path) as db:

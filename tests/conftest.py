@@ -24,7 +24,9 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__CUSTOMER_IMPORT__EMBEDDED_STORE_PATH"] = str(_HOME / "embedded-profiles.db")
 os.environ.setdefault("AIRFLOW__CUSTOMER_IMPORT__SPECS_FOLDER", str(REPO / "include" / "import_specs"))
-os.environ.setdefault("AIRFLOW__CUSTOMER_IMPORT__DATABASES_FOLDER", str(REPO / "include" / "profile_databases"))
+os.environ.setdefault(
+    "AIRFLOW__CUSTOMER_IMPORT__DATABASES_FOLDER", str(REPO / "include" / "profile_databases")
+)
 
 PG_DSN = os.environ.get("CUSTOMER_IMPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"

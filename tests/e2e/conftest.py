@@ -18,7 +18,10 @@ from tests.conftest import REPO
 @pytest.fixture(scope="session", autouse=True)
 def airflow_db() -> None:
     subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
     )
 
 

@@ -30,7 +30,11 @@ def crm_spec(name: str = "crm", limit: int = 300, **changes: Any) -> dict[str, A
         "name": name,
         "description": "e2e CRM import",
         "labels": ["e2e"],
-        "target": {"database": "customers", "mode": "upsert", "matching": {"by": "custom", "field": "crm_id"}},
+        "target": {
+            "database": "customers",
+            "mode": "upsert",
+            "matching": {"by": "custom", "field": "crm_id"},
+        },
         "schedule": {"plan": "daily", "times": ["03:00"], "timezone": "Europe/Berlin"},
         "source": {
             "conn_id": "crm_src",
@@ -54,7 +58,9 @@ def crm_spec(name: str = "crm", limit: int = 300, **changes: Any) -> dict[str, A
 
 def stored(store: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(store) as db:
-        return db.execute("SELECT crm_id, email, profile_id FROM customers_profiles ORDER BY crm_id").fetchall()
+        return db.execute(
+            "SELECT crm_id, email, profile_id FROM customers_profiles ORDER BY crm_id"
+        ).fetchall()
 
 
 def test_repository_dags_import_without_errors() -> None:
@@ -69,7 +75,10 @@ def test_repository_dags_import_without_errors() -> None:
 
 
 def test_a_broken_spec_is_an_import_error_and_the_others_still_load(project: Any) -> None:
-    project(crm_spec("good_one"), raw={"broken.yaml": "name: broken\ntarget:\n  database: customers\n  mode: sometimes\n"})
+    project(
+        crm_spec("good_one"),
+        raw={"broken.yaml": "name: broken\ntarget:\n  database: customers\n  mode: sometimes\n"},
+    )
     bag = load_dagbag()
     assert "good_one" in bag.dag_ids
     assert "broken" not in bag.dag_ids
@@ -78,7 +87,9 @@ def test_a_broken_spec_is_an_import_error_and_the_others_still_load(project: Any
     assert "broken.yaml:1: source: required key is missing" in message
 
 
-def test_import_runs_end_to_end_then_continues_from_the_cursor(project: Any, sqlite_conn: Any, monkeypatch: Any) -> None:
+def test_import_runs_end_to_end_then_continues_from_the_cursor(
+    project: Any, sqlite_conn: Any, monkeypatch: Any
+) -> None:
     source = sqlite_conn("crm_src")
     demo_source(source, rows=500)
     store = sqlite_conn("profile_store_default")
@@ -90,7 +101,12 @@ def test_import_runs_end_to_end_then_continues_from_the_cursor(project: Any, sql
     summary = report["summary"]
     assert summary["read"] == 300 and summary["cursor_before"] == 0 and summary["cursor_after"] == 300
     assert summary["created"] + summary["failed"] == 300 and summary["failed"] == len(report["rejected"])
-    assert summary["failed"] > 0 and set(report["error_counts"]) <= {"invalid_email", "invalid_phone", "invalid_date", "invalid_enum"}
+    assert summary["failed"] > 0 and set(report["error_counts"]) <= {
+        "invalid_email",
+        "invalid_phone",
+        "invalid_date",
+        "invalid_enum",
+    }
     assert all({"row", "cursor", "column", "code", "message"} <= set(r) for r in report["rejected"])
     assert variable("customer_import.crm.last_item") == "300"
     first = stored(store)
@@ -132,9 +148,17 @@ def test_drain_reads_until_empty(project: Any, sqlite_conn: Any) -> None:
     source = sqlite_conn("crm_src")
     demo_source(source, rows=450)
     store = sqlite_conn("profile_store_default")
-    project(crm_spec(limit=100, source={**crm_spec()["source"], "drain": True,
-                                         "query": "SELECT id, email, phone, first_name, birthday, tier FROM customers "
-                                         "WHERE id > {lastItem} ORDER BY id LIMIT 100"}))
+    project(
+        crm_spec(
+            limit=100,
+            source={
+                **crm_spec()["source"],
+                "drain": True,
+                "query": "SELECT id, email, phone, first_name, birthday, tier FROM customers "
+                "WHERE id > {lastItem} ORDER BY id LIMIT 100",
+            },
+        )
+    )
     state, report = run_dag("crm")
     assert state == "success" and report is not None
     assert report["summary"]["read"] == 450 and report["summary"]["parts"] == 6  # 5 parts with rows + 1 empty

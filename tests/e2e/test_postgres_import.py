@@ -33,7 +33,12 @@ def pg_spec(query: str, drain: bool = True) -> dict[str, Any]:
     return {
         "name": "pg_crm",
         "target": {"database": "customers", "matching": {"by": "email_profile"}},
-        "source": {"conn_id": "pg_src", "query": query, "cursor": {"column": "id", "start_value": 0}, "drain": drain},
+        "source": {
+            "conn_id": "pg_src",
+            "query": query,
+            "cursor": {"column": "id", "start_value": 0},
+            "drain": drain,
+        },
         "mapping": [
             {"field": "crm_id", "column": "id"},
             {"field": "email", "column": "email"},
@@ -47,7 +52,9 @@ def pg_spec(query: str, drain: bool = True) -> dict[str, Any]:
 
 def profile_rows(uri: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(uri) as db:
-        return db.execute("SELECT crm_id, email, profile_id FROM customers_profiles ORDER BY crm_id").fetchall()
+        return db.execute(
+            "SELECT crm_id, email, profile_id FROM customers_profiles ORDER BY crm_id"
+        ).fetchall()
 
 
 @pytest.fixture
@@ -61,8 +68,12 @@ def pg(pg_conn: Any, monkeypatch: Any) -> str:
 
 
 def test_postgres_source_and_store_with_drain(project: Any, pg: str) -> None:
-    project(pg_spec("SELECT id, email, first_name, tier, signed_up, note FROM customers "
-                    "WHERE id > {lastItem} AND note LIKE '100%%' ORDER BY id LIMIT 400"))
+    project(
+        pg_spec(
+            "SELECT id, email, first_name, tier, signed_up, note FROM customers "
+            "WHERE id > {lastItem} AND note LIKE '100%%' ORDER BY id LIMIT 400"
+        )
+    )
     state, report = run_dag("pg_crm")
     assert state == "success" and report is not None
     summary = report["summary"]
@@ -75,8 +86,13 @@ def test_postgres_source_and_store_with_drain(project: Any, pg: str) -> None:
 
 
 def test_a_failed_run_is_rerun_without_loss_or_duplicates(project: Any, pg: str) -> None:
-    project(pg_spec("SELECT guarded(id) AS id, email, first_name, tier, signed_up, note FROM customers "
-                    "WHERE customers.id > {lastItem} ORDER BY customers.id", drain=False))
+    project(
+        pg_spec(
+            "SELECT guarded(id) AS id, email, first_name, tier, signed_up, note FROM customers "
+            "WHERE customers.id > {lastItem} ORDER BY customers.id",
+            drain=False,
+        )
+    )
     state, _ = run_dag("pg_crm")
     assert state == "failed"
     # batches of 100 rows before the failing row were committed, and the cursor says so

@@ -29,7 +29,9 @@ def store(request: pytest.FixtureRequest) -> str:
     return "store"
 
 
-def write(conn_id: str, spec: Any, rows: list[StagedRow], now: dt.datetime = T0, database: Any = None) -> dict[str, int]:
+def write(
+    conn_id: str, spec: Any, rows: list[StagedRow], now: dt.datetime = T0, database: Any = None
+) -> dict[str, int]:
     database = database or make_database()
     with open_store(conn_id) as (dialect, connection):
         ensure_schema(dialect, connection, database)
@@ -47,7 +49,7 @@ def query(conn_id: str, sql: str) -> list[tuple[Any, ...]]:
         cursor = connection.cursor()
         cursor.execute(sql)
         rows = cursor.fetchall()
-        connection.rollback() if hasattr(connection, "rollback") else None
+        connection.rollback()
         return [tuple(r) for r in rows]
 
 
@@ -57,11 +59,20 @@ def row(n: int, email: str, **values: Any) -> StagedRow:
 
 def test_upsert_creates_then_updates_in_place(store: str) -> None:
     spec = make_spec()
-    first = write(store, spec, [row(1, "a@x.com", first_name="Ann", crm_id=1), row(2, "b@x.com", first_name="Bo", crm_id=2)])
+    first = write(
+        store,
+        spec,
+        [row(1, "a@x.com", first_name="Ann", crm_id=1), row(2, "b@x.com", first_name="Bo", crm_id=2)],
+    )
     assert first == {"create": 2, "ambiguous_rows": 0}
     ids = {p["fields"]["email"]: p["profile_id"] for p in profiles(store)}
 
-    second = write(store, spec, [row(1, "a@x.com", first_name="Anna", crm_id=1), row(2, "c@x.com", first_name="Cy", crm_id=3)], now=T1)
+    second = write(
+        store,
+        spec,
+        [row(1, "a@x.com", first_name="Anna", crm_id=1), row(2, "c@x.com", first_name="Cy", crm_id=3)],
+        now=T1,
+    )
     assert second == {"update": 1, "create": 1, "ambiguous_rows": 0}
     stored = {p["fields"]["email"]: p for p in profiles(store)}
     assert stored["a@x.com"]["profile_id"] == ids["a@x.com"]  # updated in place, id stable
@@ -131,7 +142,11 @@ def test_ambiguous_match_is_rejected_and_writes_nothing(store: str) -> None:
     spec = make_spec(mapping=[{"field": "email", "column": "email"}, {"field": "first_name", "column": "fn"}])
     write(store, spec, [row(1, "a@x.com", first_name="One")])
     # A second profile with the same email (e.g. created by another system) makes the key ambiguous.
-    write(store, make_spec(target={"matching": {"by": "custom", "field": "crm_id"}}), [StagedRow(1, 9, {"email": "a@x.com", "crm_id": 9})])
+    write(
+        store,
+        make_spec(target={"matching": {"by": "custom", "field": "crm_id"}}),
+        [StagedRow(1, 9, {"email": "a@x.com", "crm_id": 9})],
+    )
     counts = write(store, spec, [row(1, "a@x.com", first_name="Changed")], now=T1)
     assert counts == {"ambiguous": 1, "ambiguous_rows": 1}
     assert sorted(str(p["fields"]["first_name"]) for p in profiles(store)) == ["None", "One"]
@@ -140,7 +155,9 @@ def test_ambiguous_match_is_rejected_and_writes_nothing(store: str) -> None:
 def test_custom_matching_on_unique_field(store: str) -> None:
     spec = make_spec(target={"matching": {"by": "custom", "field": "crm_id"}})
     write(store, spec, [StagedRow(1, 7, {"email": "a@x.com", "first_name": "Ann", "crm_id": 7})])
-    counts = write(store, spec, [StagedRow(1, 7, {"email": "new@x.com", "first_name": "Ann", "crm_id": 7})], now=T1)
+    counts = write(
+        store, spec, [StagedRow(1, 7, {"email": "new@x.com", "first_name": "Ann", "crm_id": 7})], now=T1
+    )
     assert counts == {"update": 1, "ambiguous_rows": 0}
     assert [p["fields"]["email"] for p in profiles(store)] == ["new@x.com"]
 
@@ -152,7 +169,15 @@ def test_profile_id_matching_updates_only_existing_ids(store: str) -> None:
         target={"mode": "update_only", "matching": {"by": "profile_id"}},
         mapping=[{"field": "profile_id", "column": "id"}, {"field": "first_name", "column": "fn"}],
     )
-    counts = write(store, spec, [StagedRow(1, profile["profile_id"], {"first_name": "Anna"}), StagedRow(2, 999999, {"first_name": "X"})], now=T1)
+    counts = write(
+        store,
+        spec,
+        [
+            StagedRow(1, profile["profile_id"], {"first_name": "Anna"}),
+            StagedRow(2, 999999, {"first_name": "X"}),
+        ],
+        now=T1,
+    )
     assert counts == {"update": 1, "skip": 1, "ambiguous_rows": 0}
     assert profiles(store)[0]["fields"]["first_name"] == "Anna"
 
@@ -190,7 +215,10 @@ def test_every_field_type_round_trips(store: str) -> None:
     assert fields["vip"] is True and fields["ltv"] == 1234.5 and fields["crm_id"] == 2**62
     assert dt.datetime.fromisoformat(fields["seen_at"]) == values["seen_at"]
     # identical values compare equal in the store's own types: a second write is "unchanged"
-    assert write(store, spec, [StagedRow(1, "a@x.com", values)], now=T1) == {"unchanged": 1, "ambiguous_rows": 0}
+    assert write(store, spec, [StagedRow(1, "a@x.com", values)], now=T1) == {
+        "unchanged": 1,
+        "ambiguous_rows": 0,
+    }
 
 
 def test_events_record_created_and_updated_with_import_and_run(store: str) -> None:
@@ -220,13 +248,20 @@ def test_schema_evolves_without_losing_data(store: str) -> None:
     with open_store(store) as (dialect, connection):
         assert ensure_schema(dialect, connection, shrunk.model_copy(update={"fields": shrunk_fields})) == []
     (profile,) = profiles(store)
-    assert profile["fields"]["first_name"] == "Ann" and "ltv" in profile["fields"] and "nickname" in profile["fields"]
+    assert (
+        profile["fields"]["first_name"] == "Ann"
+        and "ltv" in profile["fields"]
+        and "nickname" in profile["fields"]
+    )
 
 
 def test_changing_a_field_type_is_refused(store: str) -> None:
     write(store, make_spec(), [row(1, "a@x.com", first_name="Ann", crm_id=1)])
     changed = make_database(fields={"ltv": {"type": "string"}})
-    with open_store(store) as (dialect, connection), pytest.raises(StoreSchemaError, match="'ltv' is stored as float"):
+    with (
+        open_store(store) as (dialect, connection),
+        pytest.raises(StoreSchemaError, match="'ltv' is stored as float"),
+    ):
         ensure_schema(dialect, connection, changed)
     assert profiles(store)[0]["fields"]["first_name"] == "Ann"
 
@@ -234,6 +269,12 @@ def test_changing_a_field_type_is_refused(store: str) -> None:
 def test_unique_custom_field_is_enforced_by_the_database(store: str) -> None:
     write(store, make_spec(), [row(1, "a@x.com", first_name="Ann", crm_id=1)])
     table = Tables("shop").profiles
-    with open_store(store) as (dialect, connection), pytest.raises(Exception, match="(?i)unique"):
+    with open_store(store) as (dialect, connection):
         cursor = connection.cursor()
-        cursor.execute(f'INSERT INTO "{table}" (crm_id, created_at, updated_at) VALUES (1, {dialect.param}, {dialect.param})', (dialect.timestamp(T0), dialect.timestamp(T0)))
+        stamp = dialect.timestamp(T0)
+        with pytest.raises(Exception, match=r"(?i)unique"):
+            cursor.execute(
+                f'INSERT INTO "{table}" (crm_id, created_at, updated_at) '
+                f"VALUES (1, {dialect.param}, {dialect.param})",
+                (stamp, stamp),
+            )

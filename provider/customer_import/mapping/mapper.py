@@ -57,7 +57,9 @@ class RowMapper:
             if index is None:
                 missing.append(item.column)
                 continue
-            self._columns.append(_Column(item.field, item.column, index, make_coercer(fields[item.field], item, tz)))
+            self._columns.append(
+                _Column(item.field, item.column, index, make_coercer(fields[item.field], item, tz))
+            )
         self._cursor_index: int | None = None
         if spec.source.cursor is not None:
             self._cursor_index = _find(columns, spec.source.cursor.column)
@@ -85,12 +87,14 @@ class RowMapper:
             except ValueRejected as exc:
                 problems.append((column, exc, raw))
         if problems:
-            column, exc, raw = problems[0]
-            message = exc.message
+            bad, first, raw_value = problems[0]
+            message = first.message
             if len(problems) > 1:
                 message += " (also: " + ", ".join(f"{c.column}: {e.code}" for c, e, _ in problems[1:]) + ")"
-            return Rejection(row_no, cursor, column.column, exc.code, message, raw)
-        key = values.pop("profile_id", None) if self._match_field == "profile_id" else values[self._match_field]
+            return Rejection(row_no, cursor, bad.column, first.code, message, raw_value)
+        key = (
+            values.pop("profile_id", None) if self._match_field == "profile_id" else values[self._match_field]
+        )
         if key is None:
             return Rejection(
                 row_no,

@@ -82,7 +82,7 @@ class CustomerImportOperator(BaseOperator):
         database = ProfileDatabase.model_validate(self.database)
         connection = BaseHook.get_connection(spec.source.conn_id)
         try:
-            source = source_dialect_for(connection.conn_type)
+            source = source_dialect_for(connection.conn_type or "")
         except CustomerImportError as exc:
             raise _fail(f"source connection {spec.source.conn_id!r}: {exc}") from exc
         dag_run = context.get("dag_run")
@@ -116,7 +116,11 @@ class CustomerImportOperator(BaseOperator):
         outlet_events = context.get("outlet_events")
         if outlet_events is not None:
             for outlet in self.outlets:
-                outlet_events[outlet].extra = {"import_name": spec.name, "run_id": run_id, **result["summary"]}
+                outlet_events[outlet].extra = {
+                    "import_name": spec.name,
+                    "run_id": run_id,
+                    **result["summary"],
+                }
         limit = spec.reports.max_error_rate
         if limit is not None and report.error_rate > limit:
             context["ti"].xcom_push(key="return_value", value=result)

@@ -65,7 +65,8 @@ class SqliteSource(SourceDialect):
     def read_only_cursor(self, conn_id: str) -> Iterator[Any]:
         from customer_import.hooks.sqlite import CustomerSqliteHook
 
-        with closing(CustomerSqliteHook(sqlite_conn_id=conn_id).get_conn()) as connection:
+        hook = CustomerSqliteHook(sqlite_conn_id=conn_id)  # type: ignore[no-untyped-call]
+        with closing(hook.get_conn()) as connection:
             connection.execute("PRAGMA query_only = ON")
             with closing(connection.cursor()) as cursor:
                 yield cursor
@@ -82,7 +83,8 @@ class PostgresSource(SourceDialect):
     def read_only_cursor(self, conn_id: str) -> Iterator[Any]:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        with closing(PostgresHook(postgres_conn_id=conn_id).get_conn()) as connection:
+        connection: Any = PostgresHook(postgres_conn_id=conn_id).get_conn()
+        with closing(connection):
             connection.read_only = True  # BEGIN READ ONLY
             # A named (server-side) cursor: rows stream in fetchmany-sized chunks, not all at once.
             with closing(connection.cursor(name="customer_import_extract")) as cursor:

@@ -68,7 +68,9 @@ def match(dialect: StoreDialect, plan: BatchPlan) -> str:
     )
 
 
-def _new_value(dialect: StoreDialect, plan: BatchPlan, name: str, stage_alias: str, profile_alias: str) -> str:
+def _new_value(
+    dialect: StoreDialect, plan: BatchPlan, name: str, stage_alias: str, profile_alias: str
+) -> str:
     """The value a field gets on update (an empty source value keeps the stored one if asked)."""
     column = dialect.quote(name)
     if plan.keep_existing_on_empty:
@@ -89,8 +91,10 @@ def classify(dialect: StoreDialect, plan: BatchPlan) -> str:
         if differs
         else "1 = 0"
     )
-    on_match = f"'{SKIP}'" if plan.mode is ImportMode.INSERT_ONLY else (
-        f"CASE WHEN {changed} THEN '{UPDATE}' ELSE '{UNCHANGED}' END"
+    on_match = (
+        f"'{SKIP}'"
+        if plan.mode is ImportMode.INSERT_ONLY
+        else (f"CASE WHEN {changed} THEN '{UPDATE}' ELSE '{UNCHANGED}' END")
     )
     on_new = f"'{SKIP}'" if plan.mode is ImportMode.UPDATE_ONLY else f"'{CREATE}'"
     return (

@@ -26,9 +26,14 @@ def _find_connection(conn_id: str) -> Any | None:
     try:
         return BaseHook.get_connection(conn_id)
     except Exception as exc:  # the SDK and core raise different "not found" types
-        if "isn't defined" in str(exc) or "not found" in str(exc).lower() or type(exc).__name__ in (
-            "AirflowNotFoundException",
-            "AirflowRuntimeError",
+        if (
+            "isn't defined" in str(exc)
+            or "not found" in str(exc).lower()
+            or type(exc).__name__
+            in (
+                "AirflowNotFoundException",
+                "AirflowRuntimeError",
+            )
         ):
             return None
         raise
@@ -50,7 +55,8 @@ def open_store(conn_id: str | None = None) -> Iterator[tuple[StoreDialect, Any]]
     if dialect.name == "sqlite":
         from customer_import.hooks.sqlite import CustomerSqliteHook
 
-        with closing(CustomerSqliteHook(sqlite_conn_id=conn_id).get_conn()) as raw:
+        hook = CustomerSqliteHook(sqlite_conn_id=conn_id)  # type: ignore[no-untyped-call]
+        with closing(hook.get_conn()) as raw:
             yield dialect, raw
         return
     from airflow.providers.postgres.hooks.postgres import PostgresHook

@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 from customer_import.exceptions import UnsupportedConnectionError
 from customer_import.spec.vocab import FieldType
 
-_TEXT_TYPES = (FieldType.STRING, FieldType.ENUM, FieldType.IP, FieldType.EMAIL, FieldType.PHONE, FieldType.TIMEZONE)
+_TEXT_TYPES = (
+    FieldType.STRING,
+    FieldType.ENUM,
+    FieldType.IP,
+    FieldType.EMAIL,
+    FieldType.PHONE,
+    FieldType.TIMEZONE,
+)
 
 
 def dump_json(value: Any) -> str:
@@ -54,7 +61,9 @@ class StoreDialect:
     def create_stage(self, name: str, columns: str) -> str:
         return f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.quote(name)} ({columns})"
 
-    def load_stage(self, cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    def load_stage(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         marks = ", ".join([self.param] * len(columns))
         names = ", ".join(self.quote(c) for c in columns)
         cursor.executemany(f"INSERT INTO {self.quote(table)} ({names}) VALUES ({marks})", rows)
@@ -147,7 +156,9 @@ class PostgresStore(StoreDialect):
     def create_stage(self, name: str, columns: str) -> str:
         return f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.quote(name)} ({columns}) ON COMMIT DELETE ROWS"
 
-    def load_stage(self, cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    def load_stage(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         names = ", ".join(self.quote(c) for c in columns)
         with cursor.copy(f"COPY {self.quote(table)} ({names}) FROM STDIN") as copy:
             for row in rows:

@@ -26,7 +26,9 @@ def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) ->
             raise LookupError(f"the store has no profile database {database_name!r} (no import has run yet)")
         names = list(types)
         columns = ", ".join(dialect.quote(c) for c in ["profile_id", "created_at", "updated_at", *names])
-        cursor.execute(f"SELECT {columns} FROM {dialect.quote(Tables(database_name).profiles)} ORDER BY profile_id")
+        cursor.execute(
+            f"SELECT {columns} FROM {dialect.quote(Tables(database_name).profiles)} ORDER BY profile_id"
+        )
         while rows := cursor.fetchmany(1000):
             for row in rows:
                 profile: dict[str, Any] = {"profile_id": row[0], "created_at": row[1], "updated_at": row[2]}

@@ -58,7 +58,9 @@ def evolve(cursor: Any, dialect: StoreDialect, database: ProfileDatabase) -> lis
     for name, definition in database.all_fields().items():
         before = recorded.get(name)
         if before is not None and before[0] is not definition.type:
-            conflicts.append(f"field {name!r} is stored as {before[0].value} but declared as {definition.type.value}")
+            conflicts.append(
+                f"field {name!r} is stored as {before[0].value} but declared as {definition.type.value}"
+            )
             continue
         if name not in columns:
             cursor.execute(
@@ -80,7 +82,10 @@ def evolve(cursor: Any, dialect: StoreDialect, database: ProfileDatabase) -> lis
             cursor.execute(f"DROP INDEX IF EXISTS {q(tables.index(name, True))}")
             changes.append(SchemaChange(f"made {name} no longer unique"))
         if before != (definition.type, definition.unique):
-            cursor.execute(f"DELETE FROM {q(FIELDS_TABLE)} WHERE database_name = {p} AND field_name = {p}", (database.name, name))
+            cursor.execute(
+                f"DELETE FROM {q(FIELDS_TABLE)} WHERE database_name = {p} AND field_name = {p}",
+                (database.name, name),
+            )
             cursor.execute(
                 f"INSERT INTO {q(FIELDS_TABLE)} (database_name, field_name, field_type, is_unique) "
                 f"VALUES ({p}, {p}, {p}, {p})",

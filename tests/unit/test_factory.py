@@ -1,0 +1,59 @@
+"""The DAG factory without a metadata DB: DAG attributes from the spec, access control, timetables."""
+
+from __future__ import annotations
+
+import pytest
+
+from customer_import.factory import build_dag, profiles_asset
+from tests.helpers import make_database, make_spec
+
+FAB = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+
+def test_spec_becomes_a_dag() -> None:
+    spec = make_spec(
+        description="Nightly CRM sync",
+        labels=["crm", "nightly"],
+        schedule={
+            "plan": "daily",
+            "times": ["03:00"],
+            "timezone": "Europe/Berlin",
+            "start_date": "2026-12-01",
+            "deactivate_at": "2027-06-30T00:00",
+        },
+    )
+    dag = build_dag(spec, make_database(), "include/import_specs/shop_import.yaml")
+    assert dag.dag_id == "shop_import"
+    assert dag.description == "Nightly CRM sync"
+    assert {"crm", "nightly"} <= set(dag.tags)
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert dag.start_date.isoformat() == "2026-11-30T23:00:00+00:00"  # midnight Berlin
+    assert dag.end_date.isoformat() == "2027-06-29T22:00:00+00:00"
+    assert "0 3 * * *" in repr(dag.timetable) and "Europe/Berlin" in repr(dag.timetable)
+    assert "include/import_specs/shop_import.yaml" in (dag.doc_md or "")
+    task = dag.get_task("import_profiles")
+    assert task.outlets == [profiles_asset("shop")]
+    assert dag.get_task("prepare_store").downstream_task_ids == {"import_profiles"}
+
+
+def test_manual_plan_has_no_schedule_and_suppress_triggers_has_no_asset() -> None:
+    dag = build_dag(make_spec(target={"suppress_triggers": True}), make_database())
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    assert dag.get_task("import_profiles").outlets == []
+
+
+def test_access_groups_become_access_control_only_with_the_fab_auth_manager(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = make_spec(access_groups=["marketing"])
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER",
+        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    )
+    assert not build_dag(spec, make_database()).access_control
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", FAB)
+    access = build_dag(spec, make_database()).access_control
+    assert access is not None
+    assert set(access) == {"marketing"}
+    assert "can_read" in str(access["marketing"])

@@ -70,7 +70,9 @@ class VariableCursor:
     def save(self, value: Any) -> None:
         from airflow.sdk import Variable
 
-        Variable.set(self.key, encode(value), description="customer_import cursor ({lastItem}); edit to rewind or skip")
+        Variable.set(
+            self.key, encode(value), description="customer_import cursor ({lastItem}); edit to rewind or skip"
+        )
 
 
 class MemoryCursor:

@@ -44,7 +44,9 @@ def _access_control(groups: list[str]) -> dict[str, dict[str, set[str]]] | None:
 
     if FAB_AUTH_MANAGER not in conf.get("core", "auth_manager", fallback=""):
         return None
-    return {group: {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_create", "can_read"}} for group in groups}
+    return {
+        group: {"DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_create", "can_read"}} for group in groups
+    }
 
 
 def _doc(spec: ImportSpec, spec_file: str) -> str:
@@ -108,6 +110,8 @@ def build_dags(namespace: dict[str, Any], project_dir: Path | None = None) -> di
         dags[name] = namespace[name] = build_dag(loaded.model, database, loaded.file)
     if project.problems:
         namespace[INVALID_SPECS_DAG_ID] = InvalidSpecs(
-            dag_id=INVALID_SPECS_DAG_ID, schedule=None, params={"problems": [str(p) for p in project.problems]}
+            dag_id=INVALID_SPECS_DAG_ID,
+            schedule=None,
+            params={"problems": [str(p) for p in project.problems]},
         )
     return dags

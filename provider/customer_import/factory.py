@@ -64,13 +64,33 @@ def _doc(spec: ImportSpec, spec_file: str) -> str:
     return "\n".join(lines)
 
 
-def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") -> DAG:
+def _timetable(spec: ImportSpec, deployed_at: dt.datetime | None) -> Any:
+    """The plan's timetable; with ``run_immediately``, wrapped to add one run when the spec was deployed."""
+    timetable = build_timetable(spec.schedule)
+    if not spec.run_immediately:
+        return timetable
+    import pendulum
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    from customer_import.schedule.deploy_run import DeployRunTimetable
+
+    inner = coerce_to_core_timetable(timetable) if timetable is not None else None
+    stamp = (
+        pendulum.instance(deployed_at or dt.datetime.now(dt.UTC)).in_timezone("UTC").replace(microsecond=0)
+    )
+    return DeployRunTimetable(inner, stamp)
+
+
+def build_dag(
+    spec: ImportSpec, database: ProfileDatabase, spec_file: str = "", deployed_at: dt.datetime | None = None
+) -> DAG:
+    """One import's DAG. ``deployed_at`` (the spec file's modification time) anchors ``run_immediately``."""
     start_date, end_date = dag_window(spec.schedule)
     dag = DAG(
         dag_id=spec.name,
         description=(spec.description or f"Import {spec.name} into {spec.target.database}")[:200],
         doc_md=_doc(spec, spec_file),
-        schedule=build_timetable(spec.schedule),
+        schedule=_timetable(spec, deployed_at),
         start_date=start_date,
         end_date=end_date,
         catchup=False,
@@ -107,7 +127,8 @@ def build_dags(namespace: dict[str, Any], project_dir: Path | None = None) -> di
     dags: dict[str, DAG] = {}
     for name, loaded in project.specs.items():
         database = project.databases[loaded.model.target.database].model
-        dags[name] = namespace[name] = build_dag(loaded.model, database, loaded.file)
+        deployed_at = dt.datetime.fromtimestamp(loaded.path.stat().st_mtime, tz=dt.UTC)
+        dags[name] = namespace[name] = build_dag(loaded.model, database, loaded.file, deployed_at)
     if project.problems:
         namespace[INVALID_SPECS_DAG_ID] = InvalidSpecs(
             dag_id=INVALID_SPECS_DAG_ID,

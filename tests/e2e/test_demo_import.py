@@ -164,3 +164,17 @@ def test_drain_reads_until_empty(project: Any, sqlite_conn: Any) -> None:
     assert report["summary"]["read"] == 450 and report["summary"]["parts"] == 6  # 5 parts with rows + 1 empty
     assert variable("customer_import.crm.last_item") == "450"
     assert len(stored(store)) == report["summary"]["created"]
+
+
+def test_run_immediately_dag_is_serialised_by_airflow_and_runs(project: Any, sqlite_conn: Any) -> None:
+    demo_source(sqlite_conn("crm_src"), rows=50)
+    sqlite_conn("profile_store_default")
+    project(crm_spec(run_immediately=True))
+    bag = load_dagbag()
+    timetable = bag.dags["crm"].timetable
+    assert type(timetable).__name__ == "DeployRunTimetable"
+    assert "run at deploy" in timetable.summary
+    state, report = run_dag("crm")  # dag.test serialises the DAG: the custom timetable must be registered
+    assert state == "success"
+    assert report is not None
+    assert report["summary"]["read"] == 50

@@ -1,38 +1,43 @@
 """The ``{lastItem}`` cursor: where the next part of an import starts.
 
-It lives in the Airflow Variable ``customer_import.<name>.last_item`` as JSON (``5000``, ``"A-17"``,
-``"2026-11-28T03:00:00+00:00"``); a value typed by hand without JSON quotes is read as text. Editing the
-Variable rewinds or skips. It is saved only after the batch it covers has been committed.
+It lives in the Airflow Variable ``customer_import.<name>.last_item`` as plain text: ``5000``, ``A-17``,
+``2026-11-28T03:00:00+00:00``, the way a person would type it. It is read back with the type of the
+spec's ``cursor.start_value`` (a number stays a number, an ISO date/datetime a date/datetime), so the
+bound parameter keeps its type. Editing the Variable rewinds or skips. It is saved only after the batch
+it covers has been committed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from typing import Any, Protocol
-
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def encode(value: Any) -> str:
     if isinstance(value, dt.datetime | dt.date):
-        return json.dumps(value.isoformat())
-    return json.dumps(value)
+        return value.isoformat()
+    return str(value)
 
 
-def decode(text: str) -> Any:
-    """A stored cursor as a typed value: numbers, text, or dates/datetimes written in ISO form."""
+def decode(text: str, like: Any) -> Any:
+    """The stored text as a value of the type of ``like`` (the spec's start_value)."""
+    value = text.strip()
     try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        value = text.strip()
-    if isinstance(value, str):
-        if _DATETIME.match(value):
+        if isinstance(like, bool):
+            return value
+        if isinstance(like, int):
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+        if isinstance(like, dt.datetime):
             return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if _DATE.match(value):
+        if isinstance(like, dt.date):
             return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"the stored cursor {text!r} is not a {type(like).__name__} like start_value {like!r}; "
+            "fix or delete the Variable"
+        ) from exc
     return value
 
 
@@ -65,7 +70,7 @@ class VariableCursor:
         from airflow.sdk import Variable
 
         stored = Variable.get(self.key, default=None)
-        return self.start_value if stored is None or stored == "" else decode(str(stored))
+        return self.start_value if stored is None or stored == "" else decode(str(stored), self.start_value)
 
     def save(self, value: Any) -> None:
         from airflow.sdk import Variable

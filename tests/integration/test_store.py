@@ -278,3 +278,31 @@ def test_unique_custom_field_is_enforced_by_the_database(store: str) -> None:
                 f"VALUES (1, {dialect.param}, {dialect.param})",
                 (stamp, stamp),
             )
+
+
+def test_profiles_export_command_prints_one_json_object_per_profile(store: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    write(
+        store,
+        make_spec(),
+        [row(1, "a@x.com", first_name="Ann", crm_id=1), row(2, "b@x.com", first_name="Bo", crm_id=2)],
+    )
+    command = Path(sys.executable).parent / "customer-import"
+    done = subprocess.run(
+        [str(command), "profiles", "export", "--database", "shop", "--conn-id", store],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=True,
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [p["email"] for p in lines] == ["a@x.com", "b@x.com"]
+    assert lines[0]["fields"]["first_name"] == "Ann"
+    assert lines[0]["crm_id"] == 1
+    assert lines[0]["subscriptions"] == []
+    assert {"profile_id", "created_at", "updated_at"} <= set(lines[0])

@@ -86,21 +86,23 @@ def test_duplicate_keys_across_batches_of_a_part() -> None:
     ("value", "text"),
     [
         (5000, "5000"),
-        ("A-17", '"A-17"'),
-        (dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC), '"2026-11-28T03:00:00+00:00"'),
-        (dt.date(2026, 11, 28), '"2026-11-28"'),
+        ("A-17", "A-17"),
+        (dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC), "2026-11-28T03:00:00+00:00"),
+        (dt.date(2026, 11, 28), "2026-11-28"),
         (1.5, "1.5"),
     ],
 )
 def test_cursor_values_round_trip_through_the_variable_text(value: object, text: str) -> None:
     assert encode(value) == text
-    assert decode(text) == value
+    assert decode(text, like=value) == value
 
 
-def test_a_hand_edited_cursor_without_json_quotes_is_read_as_text() -> None:
-    assert decode("  100 ") == 100
-    assert decode("abc") == "abc"
-    assert decode("2026-01-01 10:00") == dt.datetime(2026, 1, 1, 10, 0)
+def test_a_hand_edited_cursor_is_read_with_the_type_of_start_value() -> None:
+    assert decode("  100 ", like=0) == 100
+    assert decode("100", like="0") == "100"
+    assert decode("2026-01-01 10:00", like=dt.datetime(2000, 1, 1)) == dt.datetime(2026, 1, 1, 10, 0)
+    with pytest.raises(ValueError, match="is not a int like start_value 0"):
+        decode("abc", like=0)
 
 
 def test_cursor_advances_to_the_largest_value_of_the_batch() -> None:

@@ -18,7 +18,7 @@ def _json_ready(value: Any) -> Any:
 
 
 def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) -> Iterator[dict[str, Any]]:
-    """Every profile, ordered by profile_id: system columns, then each field ever declared."""
+    """Every profile, ordered by profile_id, with each field ever declared and its subscriptions."""
     cursor = connection.cursor()
     try:
         types = stored_field_types(cursor, dialect, database_name)
@@ -31,12 +31,19 @@ def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) ->
         )
         while rows := cursor.fetchmany(1000):
             for row in rows:
-                profile: dict[str, Any] = {"profile_id": row[0], "created_at": row[1], "updated_at": row[2]}
-                profile["fields"] = {
+                fields = {
                     name: _json_ready(dialect.from_db(types[name], value))
                     for name, value in zip(names, row[3:], strict=True)
                 }
-                profile["subscriptions"] = []
-                yield {k: _json_ready(v) for k, v in profile.items()}
+                # Flat (profile["email"]) and grouped (profile["fields"]["email"]); field names never
+                # collide with these keys (they are reserved in the profile database model).
+                yield {
+                    "profile_id": row[0],
+                    **fields,
+                    "created_at": _json_ready(row[1]),
+                    "updated_at": _json_ready(row[2]),
+                    "fields": fields,
+                    "subscriptions": [],
+                }
     finally:
         cursor.close()

@@ -27,6 +27,19 @@ def _collect(paths: Sequence[str]) -> tuple[list[Path], list[Path], list[str]]:
     return specs, databases, missing
 
 
+def _nearest_databases_folder(spec: Path) -> Path | None:
+    """The ``profile_databases`` folder nearest to a spec file, looking up from its folder.
+
+    ``include/import_specs/x.yaml`` finds ``include/profile_databases/``; a spec one folder deeper
+    (``tests/corpus/specs/valid/x.yaml``) finds ``tests/corpus/profile_databases/``.
+    """
+    for folder in spec.resolve().parents:
+        candidate = folder / "profile_databases"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     if args.paths:
         specs, databases, missing = _collect(args.paths)
@@ -36,7 +49,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     # Specs are checked against the configured databases folder and the ones given on the command line.
     databases += [p for p in yaml_files(config.databases_folder()) if p.resolve() not in given]
     for spec in specs:
-        sibling = spec.resolve().parent.parent / "profile_databases"
+        sibling = _nearest_databases_folder(spec)
+        if sibling is None:
+            continue
         known = {p.resolve() for p in databases}
         databases += [p for p in yaml_files(sibling) if p.resolve() not in known]
     for raw in missing:
@@ -69,8 +84,7 @@ def cmd_profiles_export(args: argparse.Namespace) -> int:
             for profile in iter_profiles(dialect, connection, args.database):
                 out.write(json.dumps(profile, ensure_ascii=False, default=str) + "\n")
         except LookupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            print(f"note: {exc}; nothing to export", file=sys.stderr)
     return 0
 
 
@@ -78,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="customer-import", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check specs and profile-database definitions")
-    validate.add_argument("paths", nargs="*", help="spec / database files or folders (default: the specs folder)")
+    validate.add_argument(
+        "paths", nargs="*", help="spec / database files or folders (default: the specs folder)"
+    )
     validate.set_defaults(func=cmd_validate)
     schema = commands.add_parser("json-schema", help="print the JSON Schema of the import spec")
     schema.add_argument("--kind", choices=["spec", "database"], default="spec")
@@ -87,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     profile_commands = profiles.add_subparsers(dest="profiles_command", required=True)
     export = profile_commands.add_parser("export", help="every stored profile as one JSON object per line")
     export.add_argument("--database", required=True, help="profile database name")
-    export.add_argument("--conn-id", default="profile_store_default", help="store connection (default: %(default)s)")
+    export.add_argument(
+        "--conn-id", default="profile_store_default", help="store connection (default: %(default)s)"
+    )
     export.set_defaults(func=cmd_profiles_export)
     return parser
 

@@ -11,7 +11,9 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Customer Import",
         "description": "Scheduled customer-profile imports from SQL databases into a profile store.",
         "versions": ["0.1.0"],
-        "plugins": [{"name": "customer_import", "plugin-class": "customer_import.plugin.CustomerImportPlugin"}],
+        "plugins": [
+            {"name": "customer_import", "plugin-class": "customer_import.plugin.CustomerImportPlugin"}
+        ],
         "config": {
             "customer_import": {
                 "description": "Where the DAG factory and the customer-import command find their files.",

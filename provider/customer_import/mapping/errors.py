@@ -21,7 +21,7 @@ AMBIGUOUS_MATCH = "ambiguous_match"
 DUPLICATE_KEY = "duplicate_key"
 
 
-class ValueRejected(Exception):  # noqa: N818 - it is a signal inside coercion, never escapes the mapper
+class ValueRejected(Exception):
     """Raised by a coercer for a value it cannot accept; the mapper turns it into a :class:`Rejection`."""
 
     def __init__(self, code: str, message: str) -> None:

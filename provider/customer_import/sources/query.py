@@ -24,7 +24,7 @@ JINJA_PLACEHOLDER = "customer_import_jinja__"
 _JINJA_EXPR = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _JINJA_BLOCK = re.compile(r"\{%.*?%\}", re.DOTALL)
 # Statements that write, or lock rows, anywhere in the tree (data-modifying CTEs included), as users say them.
-_WRITES: dict[type[exp.Expression], str] = {
+_WRITES: dict[type[exp.Expr], str] = {
     exp.Insert: "INSERT",
     exp.Update: "UPDATE",
     exp.Delete: "DELETE",
@@ -37,6 +37,10 @@ _WRITES: dict[type[exp.Expression], str] = {
     exp.Into: "SELECT ... INTO (it creates or writes a table)",
     exp.Lock: "a row-locking clause (FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE)",
 }
+# SQL Server table hints that take update/exclusive locks or hold shared ones to the end of the transaction.
+_LOCKING_HINTS = frozenset(
+    {"UPDLOCK", "XLOCK", "HOLDLOCK", "TABLOCK", "TABLOCKX", "SERIALIZABLE", "REPEATABLEREAD"}
+)
 # Dialects tried when the connection (and so its dialect) is not known, e.g. at spec validation.
 FALLBACK_DIALECTS = ("postgres", "mysql", "tsql", "oracle", "clickhouse", "sqlite")
 
@@ -97,14 +101,23 @@ def _check_in(text: str, dialect: str) -> list[str]:
             snippet = node.sql(dialect=dialect)[:60]
             problems.append(f"the query must only read; found {what}" + (f": {snippet}" if snippet else ""))
             break
+    for hint in statement.find_all(exp.WithTableHint):
+        names = {e.name.upper() for e in hint.expressions} & _LOCKING_HINTS
+        if names:
+            problems.append(
+                f"the query must only read; found the locking table hint {', '.join(sorted(names))}"
+            )
+            break
     if any(not select.expressions for select in statement.find_all(exp.Select)):
         problems.append("the query must select at least one column")
     if _last_item_misplaced(statement):
-        problems.append("{lastItem} must not be inside quotes or part of a name: it is bound as a query parameter")
+        problems.append(
+            "{lastItem} must not be inside quotes or part of a name: it is bound as a query parameter"
+        )
     return problems
 
 
-def _last_item_misplaced(statement: exp.Expression) -> bool:
+def _last_item_misplaced(statement: exp.Expr) -> bool:
     """``{lastItem}`` in a string, in a quoted identifier, or glued to other characters of a name."""
     for literal in statement.find_all(exp.Literal):
         if literal.is_string and PLACEHOLDER in literal.this:
@@ -116,15 +129,21 @@ def _last_item_misplaced(statement: exp.Expression) -> bool:
 
 
 def has_order_by(query: str, column: str, dialect: str | None) -> bool:
-    """Whether the outermost SELECT orders by ``column`` (the cursor), as incremental reads need."""
+    """Whether the outermost SELECT orders by ``column`` (the cursor) first and ascending, as incremental
+    reads need: with ``ORDER BY created_at, id`` or ``ORDER BY id DESC`` a ``LIMIT`` part is not the
+    next rows after ``{lastItem}``, and the cursor would skip rows."""
     try:
         with _quiet_sqlglot():
             statement = sqlglot.parse_one(for_parsing(query), read=dialect)
     except ParseError:
         return False
     order = statement.args.get("order")
-    if order is None:
+    if order is None or not order.expressions:
         return False
-    return any(
-        isinstance(o.this, exp.Column) and o.this.name.lower() == column.lower() for o in order.expressions
+    first = order.expressions[0]
+    return (
+        isinstance(first, exp.Ordered)
+        and not first.args.get("desc")
+        and isinstance(first.this, exp.Column)
+        and first.this.name.lower() == column.lower()
     )

@@ -22,7 +22,7 @@ def check_spec_against_database(spec: ImportSpec, database: ProfileDatabase) -> 
         *_check_matching(spec, database),
         *_check_mapping(spec, database),
         *_check_schedule(spec),
-        *(((("source", "query"), message) for message in check_query(spec.source.query, None))),
+        *((("source", "query"), message) for message in check_query(spec.source.query, None)),
     ]
 
 
@@ -42,7 +42,10 @@ def _not_supported_yet(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
 def _check_matching(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tuple[Loc, str]]:
     matching = spec.target.matching
     if matching.by is MatchBy.PROFILE_ID and spec.target.mode is not ImportMode.UPDATE_ONLY:
-        yield ("target", "mode"), "matching by profile_id needs mode: update_only (profile ids cannot be created)"
+        yield (
+            ("target", "mode"),
+            "matching by profile_id needs mode: update_only (profile ids cannot be created)",
+        )
     if matching.by is MatchBy.CUSTOM and matching.field is not None:
         definition = database.fields.get(matching.field)
         if definition is None:
@@ -65,7 +68,10 @@ def _check_mapping(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tupl
         loc: Loc = ("mapping", index)
         if item.field == "profile_id":
             if spec.target.matching.by is not MatchBy.PROFILE_ID:
-                yield (*loc, "field"), "profile_id can only be mapped as the matching key (matching by profile_id)"
+                yield (
+                    (*loc, "field"),
+                    "profile_id can only be mapped as the matching key (matching by profile_id)",
+                )
             continue
         definition = fields.get(item.field)
         if definition is None:
@@ -73,7 +79,10 @@ def _check_mapping(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tupl
             continue
         if item.date_format is not None:
             if definition.type not in (FieldType.DATE, FieldType.DATETIME):
-                yield (*loc, "date_format"), f"date_format applies to date and datetime fields, not {definition.type}"
+                yield (
+                    (*loc, "date_format"),
+                    f"date_format applies to date and datetime fields, not {definition.type}",
+                )
             elif "%" not in item.date_format:
                 yield (*loc, "date_format"), "date_format is a strptime format such as %d.%m.%Y"
         if item.phone is not None and definition.type is not FieldType.PHONE:
@@ -87,4 +96,6 @@ def _check_schedule(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
     try:
         build_timetable(spec.schedule)
     except ValueError as exc:
-        yield ("schedule",), str(exc)
+        # The key that chose the impossible day: the cron expression, or a monthly plan's days.
+        key = {"cron": "expression", "monthly": "days"}.get(spec.schedule.plan)
+        yield ("schedule", key) if key else ("schedule",), str(exc)

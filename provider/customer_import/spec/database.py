@@ -18,7 +18,9 @@ class FieldDef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: FieldType
-    unique: bool = Field(False, description="Values are unique across profiles; required for custom matching.")
+    unique: bool = Field(
+        False, description="Values are unique across profiles; required for custom matching."
+    )
     values: list[str] | None = Field(None, description="The declared values of an enum field.")
     max_length: Annotated[int, Field(gt=0)] | None = Field(None, description="Longest accepted string.")
 
@@ -60,6 +62,8 @@ STANDARD_FIELDS: dict[str, FieldDef] = {
 
 # Columns every profile row has besides its fields; not mappable (profile_id only as a matching key).
 SYSTEM_COLUMNS = ("profile_id", "created_at", "updated_at")
+# Keys of an exported profile besides its fields (``profiles export``); not usable as field names.
+RESERVED_NAMES = (*SYSTEM_COLUMNS, "fields", "subscriptions")
 
 
 class ResourceDef(BaseModel):
@@ -88,11 +92,13 @@ class ProfileDatabase(BaseModel):
         for name, definition in fields.items():
             if not re.match(NAME_PATTERN, name) or len(name) > 63:
                 raise ValueError(f"field name {name!r} must match {NAME_PATTERN} (at most 63 characters)")
-            if name in STANDARD_FIELDS or name in SYSTEM_COLUMNS:
+            if name in STANDARD_FIELDS or name in RESERVED_NAMES:
                 raise ValueError(f"field name {name!r} is a standard field or system column; choose another")
             if definition.type not in CUSTOM_FIELD_TYPES:
                 allowed = ", ".join(t.value for t in CUSTOM_FIELD_TYPES)
-                raise ValueError(f"field {name!r}: type {definition.type.value!r} is not a custom type ({allowed})")
+                raise ValueError(
+                    f"field {name!r}: type {definition.type.value!r} is not a custom type ({allowed})"
+                )
         return fields
 
     @field_validator("resources")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,7 +34,9 @@ class Matching(_Strict):
         push_columns = self.provider_column or self.token_column
         if self.by is MatchBy.PUSH_SUBSCRIPTION and not (self.provider_column and self.token_column):
             missing = "token_column" if self.provider_column else "provider_column"
-            raise error_at("matching by push_subscription needs 'provider_column' and 'token_column'", missing)
+            raise error_at(
+                "matching by push_subscription needs 'provider_column' and 'token_column'", missing
+            )
         if self.by is not MatchBy.PUSH_SUBSCRIPTION and push_columns:
             raise error_at(
                 "'provider_column' and 'token_column' are only used with by: push_subscription",
@@ -43,7 +46,9 @@ class Matching(_Strict):
 
 
 class Target(_Strict):
-    database: str = Field(pattern=NAME_PATTERN, description="A profile database from include/profile_databases/.")
+    database: str = Field(
+        pattern=NAME_PATTERN, description="A profile database from include/profile_databases/."
+    )
     mode: ImportMode = ImportMode.UPSERT
     matching: Matching
     ip_location: bool = Field(False, description="Fill geo fields from the mapped ip / registration_ip.")
@@ -51,14 +56,20 @@ class Target(_Strict):
 
 
 class Cursor(_Strict):
-    column: str = Field(min_length=1, description="The result column whose largest value is the next {lastItem}.")
-    start_value: int | float | str = Field(description="The {lastItem} of the first run.")
+    column: str = Field(
+        min_length=1, description="The result column whose largest value is the next {lastItem}."
+    )
+    start_value: int | float | dt.datetime | dt.date | str = Field(
+        description="The {lastItem} of the first run; its type is the type of the stored cursor."
+    )
 
 
 class Source(_Strict):
     conn_id: str = Field(min_length=1, description="An Airflow connection id.")
     table: str | None = Field(None, description="Shown in the UI; used by the column preview.")
-    query: str = Field(min_length=1, description="A single read-only SELECT; {lastItem} is a bound parameter.")
+    query: str = Field(
+        min_length=1, description="A single read-only SELECT; {lastItem} is a bound parameter."
+    )
     cursor: Cursor | None = None
     drain: bool = Field(False, description="Repeat the query until it returns no rows.")
 
@@ -69,11 +80,15 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _check_cursor(self) -> Source:
         if self.uses_last_item and self.cursor is None:
-            raise error_at("the query uses {lastItem}, so 'cursor' (column and start_value) is required", "cursor")
+            raise error_at(
+                "the query uses {lastItem}, so 'cursor' (column and start_value) is required", "cursor"
+            )
         if not self.uses_last_item and self.cursor is not None:
             raise error_at("'cursor' is set but the query does not use {lastItem}", "cursor")
         if self.drain and not self.uses_last_item:
-            raise error_at("'drain' repeats the query until it is empty, so the query must use {lastItem}", "drain")
+            raise error_at(
+                "'drain' repeats the query until it is empty, so the query must use {lastItem}", "drain"
+            )
         return self
 
 
@@ -120,7 +135,9 @@ class ImportSpec(_Strict):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$", max_length=200, description="The DAG id; unique across specs.")
     description: str | None = None
-    access_groups: list[str] = Field(default_factory=list, description="Airflow roles that may see and run it.")
+    access_groups: list[str] = Field(
+        default_factory=list, description="Airflow roles that may see and run it."
+    )
     labels: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
     run_immediately: bool = Field(False, description="Also start one run as soon as this spec is deployed.")
     target: Target
@@ -138,7 +155,9 @@ class ImportSpec(_Strict):
         for index, item in enumerate(mapping):
             if item.field in seen:
                 first = seen[item.field]
-                raise error_at(f"field {item.field!r} is mapped twice (also mapping[{first}])", index, "field")
+                raise error_at(
+                    f"field {item.field!r} is mapped twice (also mapping[{first}])", index, "field"
+                )
             seen[item.field] = index
         return mapping
 

@@ -54,10 +54,9 @@ def _yaml_loc(data: Any, loc: Sequence[str | int]) -> Loc:
     out: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             out.append(part)
             node = node[part]
         elif index == len(loc) - 1 and isinstance(node, dict) and isinstance(part, str):
@@ -65,36 +64,74 @@ def _yaml_loc(data: Any, loc: Sequence[str | int]) -> Loc:
     return tuple(out)
 
 
+_NOT_A_MAPPING = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key (not part of the spec format; check the spelling)"
-    if kind == "missing":
+    if kind in ("missing", "union_tag_not_found"):
         return "required key is missing"
+    if kind == "union_tag_invalid":
+        ctx = error["ctx"]
+        return f"{ctx['tag']!r} is not one of {ctx['expected_tags']}"
+    if kind in _NOT_A_MAPPING:
+        return "should be a mapping of keys (key: value lines)"
     message = str(error["msg"])
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def validate_document(doc: YamlDocument, model: type[ModelT], display: str) -> tuple[ModelT | None, list[Problem]]:
+def _error_loc(data: Any, error: Any) -> Loc:
+    """The YAML path an error is about, including the key below the validated object it names."""
+    ctx = error.get("ctx") or {}
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        subpath: tuple[str | int, ...] = (str(ctx["discriminator"]).strip("'"),)  # e.g. schedule.plan
+    else:
+        subpath = tuple(ctx.get(SUBPATH, ()))  # errors raised with ``error_at``
+    return _yaml_loc(data, (*error["loc"], *subpath))
+
+
+def _drop_union_noise(errors: list[tuple[Loc, Any]]) -> list[tuple[Loc, Any]]:
+    """For a value that fits no member of a union (``at``: a datetime or a list of them), pydantic reports
+    one error per member; at one YAML path, keep the ones that say what is wrong with the value over the
+    bare type mismatches of the members it was never meant to be ("Input should be a valid list")."""
+    by_loc: dict[Loc, list[Any]] = {}
+    for loc, error in errors:
+        by_loc.setdefault(loc, []).append(error)
+    kept = []
+    for loc, error in errors:
+        others = by_loc[loc]
+        mismatch = str(error["type"]).endswith("_type")
+        if mismatch and len(others) > 1 and any(not str(o["type"]).endswith("_type") for o in others):
+            continue
+        kept.append((loc, error))
+    return kept
+
+
+def validate_document(
+    doc: YamlDocument, model: type[ModelT], display: str
+) -> tuple[ModelT | None, list[Problem]]:
     if not isinstance(doc.data, dict):
-        kind = "nothing" if doc.data is None else f"a {type(doc.data).__name__}"
-        message = f"the file must hold a mapping of keys, not {kind}"
+        kind = (
+            "it is empty" if doc.data is None else "it holds a list" if isinstance(doc.data, list) else None
+        )
+        message = "the file must hold a mapping of keys (key: value lines)" + (f"; {kind}" if kind else "")
         return None, [Problem(display, doc.lines.get((), 1), "(top level)", message)]
+    problems = list(doc.problems)
     try:
-        return model.model_validate(doc.data), []
+        parsed = model.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            # Errors raised with ``error_at`` name a key below the validated object.
-            subpath = tuple(error.get("ctx", {}).get(SUBPATH, ()))
-            loc = _yaml_loc(doc.data, (*error["loc"], *subpath))
+        errors = [(_error_loc(doc.data, error), error) for error in exc.errors()]
+        for loc, error in _drop_union_noise(errors):
             problems.append(located(display, doc.lines, loc, _message(error)))
         return None, sorted(set(problems), key=lambda p: (p.line or 0, p.path))
+    if problems:
+        return None, problems
+    return parsed, []
 
 
-def load_file(
-    path: Path, model: type[ModelT], display: str | None = None
-) -> Loaded[ModelT] | list[Problem]:
+def load_file(path: Path, model: type[ModelT], display: str | None = None) -> Loaded[ModelT] | list[Problem]:
     name = display or str(path)
     doc = YamlDocument.read(path, name)
     if isinstance(doc, Problem):
@@ -140,11 +177,15 @@ def load_project(
         db_name = loaded_db.model.name
         if db_name in project.databases:
             other = project.databases[db_name].file
-            project.problems.append(loaded_db.problem(("name",), f"database {db_name!r} is also defined in {other}"))
+            project.problems.append(
+                loaded_db.problem(("name",), f"database {db_name!r} is also defined in {other}")
+            )
             continue
         if path.stem != db_name:
             project.problems.append(
-                loaded_db.problem(("name",), f"database name {db_name!r} must match its file name {path.stem!r}")
+                loaded_db.problem(
+                    ("name",), f"database name {db_name!r} must match its file name {path.stem!r}"
+                )
             )
         project.databases[db_name] = loaded_db
 
@@ -175,4 +216,6 @@ def _cross_check(loaded: Loaded[ImportSpec], project: Project) -> list[Problem]:
                 f"profile database {spec.target.database!r} is not defined (known: {known})",
             )
         ]
-    return [loaded.problem(loc, message) for loc, message in check_spec_against_database(spec, database.model)]
+    return [
+        loaded.problem(loc, message) for loc, message in check_spec_against_database(spec, database.model)
+    ]

@@ -20,7 +20,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _time_of_day(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads an unquoted 15:30 as the sexagesimal integer 930.
-        raise ValueError("write times in quotes, e.g. \"15:30\" (unquoted, YAML reads 15:30 as a number)")
+        raise ValueError('write times in quotes, e.g. "15:30" (unquoted, YAML reads 15:30 as a number)')
     if isinstance(value, dt.time):
         return value.strftime("%H:%M")
     if not isinstance(value, str) or not _TIME.match(value.strip()):
@@ -56,8 +56,12 @@ class _PlanBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timezone: str = Field("UTC", description="IANA time zone the plan's wall-clock times are in.")
-    start_date: DateTimeValue | None = Field(None, description="No run before this (wall clock in `timezone`).")
-    deactivate_at: DateTimeValue | None = Field(None, description="No run after this (wall clock in `timezone`).")
+    start_date: DateTimeValue | None = Field(
+        None, description="No run before this (wall clock in `timezone`)."
+    )
+    deactivate_at: DateTimeValue | None = Field(
+        None, description="No run after this (wall clock in `timezone`)."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -70,8 +74,10 @@ class _PlanBase(BaseModel):
 
     @model_validator(mode="after")
     def _check_window(self) -> _PlanBase:
-        if self.start_date and self.deactivate_at and (
-            self.localize(self.deactivate_at) <= self.localize(self.start_date)
+        if (
+            self.start_date
+            and self.deactivate_at
+            and (self.localize(self.deactivate_at) <= self.localize(self.start_date))
         ):
             raise error_at("deactivate_at must be after start_date", "deactivate_at")
         return self
@@ -101,7 +107,9 @@ class OncePlan(_PlanBase):
     @model_validator(mode="after")
     def _check_form(self) -> OncePlan:
         if (self.at is None) == (self.date is None):
-            raise ValueError("a once plan needs either 'at' (a datetime or a list of them) or 'date' with 'times'")
+            raise ValueError(
+                "a once plan needs either 'at' (a datetime or a list of them) or 'date' with 'times'"
+            )
         if self.date is not None and not self.times:
             raise error_at("'date' needs 'times'", "times")
         if self.at is not None and self.times is not None:
@@ -110,7 +118,9 @@ class OncePlan(_PlanBase):
             if not self.at:
                 raise error_at("'at' must not be an empty list", "at")
             if len({a.date() for a in self.instants()}) > 1:
-                raise error_at(f"the datetimes of a once plan must all be on one date (in {self.timezone})", "at")
+                raise error_at(
+                    f"the datetimes of a once plan must all be on one date (in {self.timezone})", "at"
+                )
         return self
 
     def instants(self) -> list[pendulum.DateTime]:

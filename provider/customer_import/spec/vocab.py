@@ -24,7 +24,9 @@ class MatchBy(StrEnum):
 
 
 # Matching modes this release implements; the others are rejected at validation with "not supported yet".
-SUPPORTED_MATCH_BY = frozenset({MatchBy.EMAIL_PROFILE, MatchBy.PHONE_PROFILE, MatchBy.PROFILE_ID, MatchBy.CUSTOM})
+SUPPORTED_MATCH_BY = frozenset(
+    {MatchBy.EMAIL_PROFILE, MatchBy.PHONE_PROFILE, MatchBy.PROFILE_ID, MatchBy.CUSTOM}
+)
 
 
 class FieldType(StrEnum):

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-.venv/bin/ruff check provider tests dags scripts benchmarks
-.venv/bin/ruff format --check provider tests dags scripts benchmarks
+.venv/bin/ruff check provider tests dags scripts
+.venv/bin/ruff format --check provider tests dags scripts
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -3,6 +3,13 @@
 # Idempotent: a second call only re-installs when pyproject.toml or constraints.txt changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# mysqlclient (MySQL/MariaDB sources) builds against libmariadb and needs pkg-config.
+if ! dpkg -s pkg-config libmariadb-dev >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  echo "installing Debian packages pkg-config libmariadb-dev (to build mysqlclient) ..."
+  $SUDO apt-get update -q >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q pkg-config libmariadb-dev >/dev/null
+fi
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then

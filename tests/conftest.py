@@ -82,3 +82,64 @@ def pg_conn(pg_database: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
         return pg_database
 
     return define
+
+
+MYSQL_HOST = os.environ.get("CUSTOMER_IMPORT_TEST_MYSQL_HOST", "127.0.0.1")
+CLICKHOUSE_HOST = os.environ.get("CUSTOMER_IMPORT_TEST_CLICKHOUSE_HOST", "127.0.0.1")
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[str]:
+    """A throwaway MariaDB/MySQL database; yields its Airflow URI and drops it after."""
+    import MySQLdb
+
+    name = f"ci_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = MySQLdb.connect(host=MYSQL_HOST, port=3306, user="root", passwd="", connect_timeout=5)
+    except MySQLdb.OperationalError as exc:
+        _unavailable("MariaDB/MySQL", exc)
+    try:
+        admin.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        yield f"mysql://root@{MYSQL_HOST}:3306/{name}"
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+def _clickhouse_client() -> object:
+    from clickhouse_driver import Client
+
+    return Client(CLICKHOUSE_HOST, port=9000, connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server() -> None:
+    """ClickHouse on 127.0.0.1:9000, started by scripts/start_clickhouse.sh when it is not running."""
+    import subprocess
+
+    from clickhouse_driver.errors import Error as ClickHouseError
+
+    try:
+        _clickhouse_client().execute("SELECT 1")  # type: ignore[attr-defined]
+        return
+    except (ClickHouseError, OSError, EOFError):
+        pass
+    started = subprocess.run(
+        ["bash", str(REPO / "scripts" / "start_clickhouse.sh")], capture_output=True, text=True
+    )
+    try:
+        _clickhouse_client().execute("SELECT 1")  # type: ignore[attr-defined]
+    except (ClickHouseError, OSError, EOFError) as exc:
+        _unavailable("ClickHouse", RuntimeError(f"{exc}; {started.stderr.strip()}"))
+
+
+@pytest.fixture
+def clickhouse_database(clickhouse_server: None) -> Iterator[str]:
+    """A throwaway ClickHouse database; yields its Airflow URI and drops it after."""
+    name = f"ci_test_{uuid.uuid4().hex[:12]}"
+    client = _clickhouse_client()
+    client.execute(f"CREATE DATABASE {name}")  # type: ignore[attr-defined]
+    try:
+        yield f"clickhouse://default@{CLICKHOUSE_HOST}:9000/{name}"
+    finally:
+        client.execute(f"DROP DATABASE IF EXISTS {name}")  # type: ignore[attr-defined]

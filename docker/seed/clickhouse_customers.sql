@@ -1,4 +1,4 @@
--- Seed of the source-clickhouse service (placeholder: the provider does not read ClickHouse yet).
+-- Seed of the source-clickhouse service.
 -- Run once by the clickhouse-server image on an empty data directory (/docker-entrypoint-initdb.d).
 -- The same 2,000 rows as postgres_customers.sql (same formulas; see there for the bad rows).
 CREATE DATABASE IF NOT EXISTS crm;

@@ -1,4 +1,4 @@
--- Seed of the source-mssql service (placeholder: the provider does not read SQL Server yet).
+-- Seed of the source-mssql service.
 -- The mssql image has no init folder: the one-shot service source-mssql-seed runs this file with sqlcmd
 -- after source-mssql is healthy, on every `docker compose --profile all-sources up`; it is idempotent.
 -- The same 2,000 rows as postgres_customers.sql (same formulas; see there for the bad rows). Non-ASCII

@@ -1,4 +1,4 @@
--- Seed of the source-mysql service (placeholder: the provider does not read MySQL yet).
+-- Seed of the source-mysql service.
 -- Run once by the mysql image on an empty data directory (/docker-entrypoint-initdb.d) in MYSQL_DATABASE.
 -- The same 2,000 rows as postgres_customers.sql (same formulas; see there for the bad rows).
 SET NAMES utf8mb4;

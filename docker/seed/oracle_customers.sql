@@ -1,4 +1,4 @@
--- Seed of the source-oracle service (placeholder: the provider does not read Oracle yet).
+-- Seed of the source-oracle service.
 -- Run once by the gvenzl/oracle-free image on first start (/container-entrypoint-initdb.d), with
 -- sqlplus as SYSDBA in the CDB root, after the image created APP_USER (crm) in FREEPDB1.
 -- The same 2,000 rows as postgres_customers.sql (same formulas; see there for the bad rows).

@@ -59,6 +59,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     project = load_project(specs, databases, root=Path.cwd())
     for problem in sorted(project.problems, key=lambda p: (p.file, p.line or 0)):
         print(problem, file=sys.stderr)
+    for warning in sorted(project.warnings, key=lambda p: (p.file, p.line or 0)):
+        print(f"warning: {warning}", file=sys.stderr)
     ok = not project.problems and not missing
     print(
         f"{'OK' if ok else 'FAILED'}: {len(project.specs)} valid spec(s), {len(project.databases)} profile "

@@ -33,3 +33,12 @@ class StoreSchemaError(CustomerImportError):
 
 class RunFailedError(CustomerImportError):
     """The run wrote what it could but must be reported as failed (for example max_error_rate exceeded)."""
+
+
+class SourceError(CustomerImportError):
+    """The source database failed. ``fatal``: retrying cannot help (credentials, missing table, bad SQL);
+    otherwise the failure is transient (network, server down) and Airflow retries the task."""
+
+    def __init__(self, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.fatal = fatal

@@ -11,6 +11,23 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Customer Import",
         "description": "Scheduled customer-profile imports from SQL databases into a profile store.",
         "versions": ["0.1.0"],
+        "connection-types": [
+            {
+                "connection-type": "clickhouse",
+                "hook-class-name": "customer_import.hooks.clickhouse.ClickHouseSourceHook",
+                "hook-name": "ClickHouse",
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"schema": "Database"},
+                    "placeholders": {
+                        "host": "localhost",
+                        "port": "9000",
+                        "login": "default",
+                        "schema": "default",
+                    },
+                },
+            }
+        ],
         "plugins": [
             {"name": "customer_import", "plugin-class": "customer_import.plugin.CustomerImportPlugin"}
         ],

@@ -7,7 +7,16 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from customer_import.exceptions import CustomerImportError, QueryError, StoreSchemaError
+from customer_import.exceptions import CustomerImportError, QueryError, SourceError, StoreSchemaError
+
+
+class SourceUnavailableError(Exception):
+    """A transient source failure; Airflow retries the task (``[customer_import] retries``)."""
+
+
+def _scrub(message: str, secret: str | None) -> str:
+    """Never log a password, even where a driver echoes one back."""
+    return message.replace(secret, "***") if secret else message
 
 
 def _fail(message: str) -> BaseException:
@@ -80,11 +89,20 @@ class CustomerImportOperator(BaseOperator):
 
         spec = ImportSpec.model_validate(self.spec)
         database = ProfileDatabase.model_validate(self.database)
-        connection = BaseHook.get_connection(spec.source.conn_id)
+        try:
+            connection = BaseHook.get_connection(spec.source.conn_id)
+        except Exception as exc:
+            raise _fail(
+                f"source connection {spec.source.conn_id!r} is not defined in Airflow: {exc}"
+            ) from exc
         try:
             source = source_dialect_for(connection.conn_type or "")
         except CustomerImportError as exc:
             raise _fail(f"source connection {spec.source.conn_id!r}: {exc}") from exc
+        from customer_import.spec.checks import spec_warnings
+
+        for _, warning in spec_warnings(spec, source.sqlglot_dialect):
+            self.log.warning("import %s: %s", spec.name, warning)
         dag_run = context.get("dag_run")
         run_type = str(getattr(dag_run, "run_type", "") or "")
         run_id = str(getattr(dag_run, "run_id", "") or context.get("run_id") or "manual")
@@ -109,6 +127,11 @@ class CustomerImportOperator(BaseOperator):
             )
         except (QueryError, MissingColumnsError, StoreSchemaError) as exc:
             raise _fail(str(exc)) from exc
+        except SourceError as exc:
+            message = _scrub(str(exc), connection.password)
+            if exc.fatal:
+                raise _fail(message) from None
+            raise SourceUnavailableError(message) from None
         result = report.to_dict()
         self.log.info("%s", report.summary_line())
         for code, count in sorted(report.error_counts.items()):

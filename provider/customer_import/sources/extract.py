@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from customer_import.exceptions import QueryError
+from customer_import.exceptions import CustomerImportError, QueryError, SourceError
 from customer_import.sources.dialects import PARAM_NAME, SourceDialect
 from customer_import.sources.query import check_query
 
@@ -17,6 +18,22 @@ class Batch:
     rows: list[tuple[Any, ...]]
 
 
+@contextmanager
+def _source_errors(dialect: SourceDialect, conn_id: str, doing: str) -> Iterator[None]:
+    """Turn a driver error into a SourceError that says where it happened and whether to retry."""
+    try:
+        yield
+    except CustomerImportError:
+        raise
+    except Exception as exc:
+        fatal = dialect.is_fatal(exc)
+        kind = "fails" if fatal else "is unavailable (Airflow retries the task)"
+        raise SourceError(
+            f"source connection {conn_id!r} ({dialect.name}) {kind} while {doing}: {type(exc).__name__}: {exc}",
+            fatal=fatal,
+        ) from exc
+
+
 def extract_part(
     dialect: SourceDialect, conn_id: str, query: str, last_item: Any, batch_size: int
 ) -> Iterator[Batch]:
@@ -24,14 +41,20 @@ def extract_part(
     problems = check_query(query, dialect.sqlglot_dialect)
     if problems:
         raise QueryError(f"the query is refused for a {dialect.name} source: {'; '.join(problems)}")
-    text, template = dialect.render(query)
-    params = None if template is None else {PARAM_NAME: last_item}
-    with dialect.read_only_cursor(conn_id) as cursor:
-        if params is None:
-            cursor.execute(text)
-        else:
-            cursor.execute(text, params)
-        columns = tuple(str(d[0]) for d in cursor.description or ())
+    text, takes_param = dialect.render(query)
+    with ExitStack() as stack:
+        with _source_errors(dialect, conn_id, "connecting"):
+            cursor = stack.enter_context(dialect.read_only_cursor(conn_id, batch_size))
+        with _source_errors(dialect, conn_id, "running the query"):
+            if takes_param:
+                cursor.execute(text, {PARAM_NAME: last_item})
+            else:
+                cursor.execute(text)
+            columns = tuple(str(d[0]) for d in cursor.description or ())
         normalise = dialect.normalise
-        while rows := cursor.fetchmany(batch_size):
+        while True:
+            with _source_errors(dialect, conn_id, "reading rows"):
+                rows = cursor.fetchmany(batch_size)
+            if not rows:
+                return
             yield Batch(columns, [tuple(normalise(v) for v in row) for row in rows])

@@ -26,6 +26,22 @@ def check_spec_against_database(spec: ImportSpec, database: ProfileDatabase) -> 
     ]
 
 
+def spec_warnings(spec: ImportSpec, dialect: str | None = None) -> list[tuple[Loc, str]]:
+    """Problems that do not stop the import but probably lose rows."""
+    from customer_import.sources.query import has_order_by
+
+    cursor = spec.source.cursor
+    if cursor is not None and not has_order_by(spec.source.query, cursor.column, dialect):
+        return [
+            (
+                ("source", "query"),
+                f"the query uses {{lastItem}} but does not ORDER BY the cursor column {cursor.column!r} "
+                "(first sort key, ascending): rows after a batch's largest value can be skipped",
+            )
+        ]
+    return []
+
+
 def _not_supported_yet(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
     if spec.target.matching.by not in SUPPORTED_MATCH_BY:
         supported = ", ".join(sorted(m.value for m in SUPPORTED_MATCH_BY))

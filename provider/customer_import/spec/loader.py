@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from customer_import.spec.checks import check_spec_against_database
+from customer_import.spec.checks import check_spec_against_database, spec_warnings
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.problems import SUBPATH, Loc, Problem, located
@@ -47,6 +47,8 @@ class Project:
     problems: list[Problem] = field(default_factory=list)
     # Spec files that failed, by file, with their problems (the factory shows them as import errors).
     broken_specs: dict[str, list[Problem]] = field(default_factory=dict)
+    # Things that work but are probably not what was meant (e.g. no ORDER BY on the cursor column).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _yaml_loc(data: Any, loc: Sequence[str | int]) -> Loc:
@@ -199,6 +201,7 @@ def load_project(
             continue
         assert not isinstance(loaded, list)
         project.specs[loaded.model.name] = loaded
+        project.warnings.extend(loaded.problem(loc, message) for loc, message in spec_warnings(loaded.model))
     return project
 
 

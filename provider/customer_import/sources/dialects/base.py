@@ -1,0 +1,80 @@
+"""What every source dialect knows; one module per DBMS beside this one, with the same shape.
+
+A dialect turns ``{lastItem}`` into its driver's parameter marker, opens a read-only session where the
+DBMS has one, streams rows with ``fetchmany`` (never the whole result at once), normalises driver types
+to plain Python values, and tells a transient failure (retry) from a fatal one (fail now).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import ipaddress
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from customer_import.spec.import_spec import LAST_ITEM
+
+PARAM_NAME = "last_item"
+
+
+class SourceDialect:
+    """Base: subclasses set names, marker and session handling; they share type normalisation."""
+
+    name: ClassVar[str]
+    conn_types: ClassVar[tuple[str, ...]]
+    sqlglot_dialect: ClassVar[str]
+    marker: ClassVar[str]  # the driver's marker for the named parameter ``last_item``
+    escape_percent: ClassVar[bool] = False  # pyformat drivers read a literal % as the start of a marker
+    read_only: ClassVar[str]  # how the session is made read-only (for docs and logs)
+    # Substrings of a driver error that retrying cannot fix (credentials, missing objects, bad SQL).
+    fatal_markers: ClassVar[tuple[str, ...]] = ()
+
+    def render(self, query: str) -> tuple[str, bool]:
+        """The query text for the driver, and whether it takes the ``last_item`` parameter."""
+        if LAST_ITEM not in query:
+            return query, False
+        text = query.replace("%", "%%") if self.escape_percent else query
+        return text.replace(LAST_ITEM, self.marker), True
+
+    @contextmanager
+    def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:
+        """A DB-API-like cursor (execute, description, fetchmany) in a read-only session."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def is_fatal(self, error: BaseException) -> bool:
+        """Whether ``error`` cannot be fixed by retrying (otherwise Airflow retries the task)."""
+        text = f"{type(error).__name__}: {error}".lower()
+        return any(marker.lower() in text for marker in self.fatal_markers)
+
+    def normalise(self, value: Any) -> Any:
+        """A driver value as a plain Python value (what mapping and the cursor expect)."""
+        if value is None or isinstance(value, str | int | float | bool | dt.datetime | dt.date):
+            return value
+        if isinstance(value, decimal.Decimal):
+            if value.is_finite() and value == value.to_integral_value():
+                return int(value)
+            return value
+        if isinstance(value, memoryview | bytearray):
+            value = bytes(value)
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                return value.hex()
+        if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return str(value)
+        if isinstance(value, dt.time):
+            return value.isoformat()
+        if isinstance(value, dt.timedelta):
+            return str(value)
+        if isinstance(value, list | tuple):
+            return [self.normalise(v) for v in value]
+        if isinstance(value, set | frozenset):
+            return sorted(str(self.normalise(v)) for v in value)
+        if isinstance(value, dict):
+            return {str(k): self.normalise(v) for k, v in value.items()}
+        return str(value)

@@ -1,0 +1,48 @@
+"""Oracle sources through OracleHook (python-oracledb, thin mode by default)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any
+
+from customer_import.sources.dialects.base import SourceDialect
+
+
+class OracleSource(SourceDialect):
+    name = "oracle"
+    conn_types = ("oracle",)
+    sqlglot_dialect = "oracle"
+    marker = ":last_item"
+    read_only = "SET TRANSACTION READ ONLY"
+    fatal_markers = (
+        "ORA-01017",  # invalid username/password
+        "ORA-28000",  # account locked
+        "ORA-00942",  # table or view does not exist
+        "ORA-00904",  # invalid identifier
+        "ORA-00933",  # SQL command not properly ended
+        "ORA-01031",  # insufficient privileges
+        "ORA-01456",  # may not perform insert/delete/update in a read-only transaction
+    )
+
+    @contextmanager
+    def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:
+        from airflow.providers.oracle.hooks.oracle import OracleHook
+
+        connection: Any = OracleHook(oracle_conn_id=conn_id).get_conn()
+        with closing(connection):
+            with closing(connection.cursor()) as cursor:
+                cursor.execute("SET TRANSACTION READ ONLY")
+                # arraysize rows per round trip; rows are not all loaded at once.
+                cursor.arraysize = batch_size
+                cursor.prefetchrows = batch_size + 1
+                yield cursor
+            connection.rollback()
+
+    def normalise(self, value: Any) -> Any:
+        if hasattr(value, "read") and callable(value.read):  # CLOB / NCLOB / BLOB locators
+            value = value.read()
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            # NUMBER without scale can arrive as float for large precisions; keep integers integral
+            return int(value)
+        return super().normalise(value)

@@ -1,0 +1,160 @@
+"""Source dialects without servers: parameter style, read-only statement, type normalisation with the
+drivers' own value types, and which errors are fatal. (SQL Server and Oracle have no server here: these
+tests and docker-compose are what keeps their code paths honest.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import ipaddress
+import uuid
+
+import pytest
+
+from customer_import.exceptions import UnsupportedConnectionError
+from customer_import.sources.dialects import SOURCE_DIALECTS, source_dialect_for
+
+QUERY = "SELECT id, name FROM t WHERE id > {lastItem} AND name LIKE 'a%' ORDER BY id"
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "expected"),
+    [
+        ("sqlite", "SELECT id, name FROM t WHERE id > :last_item AND name LIKE 'a%' ORDER BY id"),
+        ("postgres", "SELECT id, name FROM t WHERE id > %(last_item)s AND name LIKE 'a%%' ORDER BY id"),
+        ("mysql", "SELECT id, name FROM t WHERE id > %(last_item)s AND name LIKE 'a%%' ORDER BY id"),
+        ("mssql", "SELECT id, name FROM t WHERE id > %(last_item)s AND name LIKE 'a%%' ORDER BY id"),
+        ("oracle", "SELECT id, name FROM t WHERE id > :last_item AND name LIKE 'a%' ORDER BY id"),
+        ("clickhouse", "SELECT id, name FROM t WHERE id > %(last_item)s AND name LIKE 'a%%' ORDER BY id"),
+    ],
+)
+def test_last_item_becomes_the_drivers_named_parameter(conn_type: str, expected: str) -> None:
+    assert source_dialect_for(conn_type).render(QUERY) == (expected, True)
+
+
+def test_a_query_without_last_item_is_passed_as_written() -> None:
+    assert source_dialect_for("postgres").render("SELECT 'a%' AS x") == ("SELECT 'a%' AS x", False)
+
+
+def test_the_pyformat_markers_are_what_the_drivers_substitute() -> None:
+    # The drivers' own client-side substitution, for the pyformat ones: %% is a literal percent.
+    text, _ = source_dialect_for("mysql").render(QUERY)
+    assert text % {"last_item": "5"} == "SELECT id, name FROM t WHERE id > 5 AND name LIKE 'a%' ORDER BY id"
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "read_only"),
+    [
+        ("sqlite", "PRAGMA query_only = ON"),
+        ("postgres", "BEGIN READ ONLY (psycopg connection.read_only)"),
+        ("mysql", "START TRANSACTION READ ONLY"),
+        ("oracle", "SET TRANSACTION READ ONLY"),
+        ("clickhouse", "setting readonly = 2"),
+        ("mssql", "none available: SELECT-only validation, rolled-back transaction, db_datareader login"),
+    ],
+)
+def test_each_dialect_says_how_its_session_is_read_only(conn_type: str, read_only: str) -> None:
+    assert source_dialect_for(conn_type).read_only == read_only
+
+
+def test_unknown_connection_types_are_refused_with_the_supported_list() -> None:
+    with pytest.raises(
+        UnsupportedConnectionError, match=r"'redshift'.*sqlite, postgres, postgresql, mysql, mssql"
+    ):
+        source_dialect_for("redshift")
+
+
+def test_sqlglot_dialect_per_source() -> None:
+    assert {d.name: d.sqlglot_dialect for d in SOURCE_DIALECTS} == {
+        "sqlite": "sqlite",
+        "postgres": "postgres",
+        "mysql": "mysql",
+        "mssql": "tsql",
+        "oracle": "oracle",
+        "clickhouse": "clickhouse",
+    }
+
+
+AWARE = dt.datetime(2026, 3, 29, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "raw", "expected"),
+    [
+        # numbers: integral decimals become ints (no precision lost), others stay Decimal
+        ("postgres", decimal.Decimal("12345678901234567890"), 12345678901234567890),
+        ("postgres", decimal.Decimal("10.50"), decimal.Decimal("10.50")),
+        (
+            "postgres",
+            uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            "12345678-1234-5678-1234-567812345678",
+        ),
+        ("postgres", ipaddress.ip_address("10.0.0.1"), "10.0.0.1"),
+        ("postgres", memoryview(b"abc"), "abc"),
+        ("mysql", b"\x01", 1),  # BIT(1)
+        ("mysql", dt.timedelta(hours=26, minutes=5), "1 day, 2:05:00"),  # TIME
+        ("mysql", {"b", "a"}, ["a", "b"]),  # SET
+        ("mysql", b"plain text", "plain text"),
+        # SQL Server (pymssql): DATETIMEOFFSET aware -> UTC, BIT bool, UNIQUEIDENTIFIER, MONEY
+        ("mssql", AWARE, dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
+        ("mssql", True, True),
+        ("mssql", uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        ("mssql", decimal.Decimal("19.9900"), decimal.Decimal("19.9900")),
+        (
+            "mssql",
+            dt.datetime(2026, 1, 1, 10, 0),
+            dt.datetime(2026, 1, 1, 10, 0),
+        ),  # DATETIME2: naive stays naive
+        # Oracle (oracledb): NUMBER as int/float/Decimal, RAW bytes, TIMESTAMP WITH TIME ZONE
+        ("oracle", 42.0, 42),
+        ("oracle", 0.5, 0.5),
+        ("oracle", decimal.Decimal("7"), 7),
+        ("oracle", b"\xff\x00", "ff00"),
+        ("oracle", AWARE, AWARE),
+        # ClickHouse: DateTime('tz') / DateTime64 aware -> UTC, Array, Tuple, IPv6, UUID, Nullable (None)
+        ("clickhouse", AWARE, dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
+        ("clickhouse", [1, 2, decimal.Decimal("3")], [1, 2, 3]),
+        ("clickhouse", ("a", 1), ["a", 1]),
+        ("clickhouse", ipaddress.ip_address("2001:db8::1"), "2001:db8::1"),
+        ("clickhouse", None, None),
+        ("sqlite", dt.date(2024, 2, 29), dt.date(2024, 2, 29)),
+        ("sqlite", dt.time(3, 4, 5), "03:04:05"),
+    ],
+)
+def test_driver_values_become_plain_python_values(conn_type: str, raw: object, expected: object) -> None:
+    assert source_dialect_for(conn_type).normalise(raw) == expected
+
+
+class _Lob:
+    """oracledb.LOB needs a live connection; this stands in for its read() interface only."""
+
+    def read(self) -> str:
+        return "a long CLOB text"
+
+
+def test_oracle_lobs_are_read() -> None:
+    assert source_dialect_for("oracle").normalise(_Lob()) == "a long CLOB text"
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "message", "fatal"),
+    [
+        ("postgres", 'connection failed: FATAL:  password authentication failed for user "x"', True),
+        ("postgres", 'relation "customers" does not exist', True),
+        ("postgres", "connection refused: is the server running on host 127.0.0.1 port 1", False),
+        ("mysql", "(1045, \"Access denied for user 'x'@'localhost'\")", True),
+        ("mysql", "(1146, \"Table 'crm.customers' doesn't exist\")", True),
+        ("mysql", "(2003, \"Can't connect to MySQL server on '127.0.0.1:1' (111)\")", False),
+        ("mssql", "(18456, b\"Login failed for user 'sa'.\")", True),
+        ("mssql", "(208, b\"Invalid object name 'customers'.\")", True),
+        ("mssql", "(20009, b'DB-Lib error message 20009, severity 9: Unable to connect')", False),
+        ("oracle", "ORA-01017: invalid username/password; logon denied", True),
+        ("oracle", "ORA-00942: table or view does not exist", True),
+        ("oracle", "DPY-6005: cannot connect to database. ORA-12541: TNS:no listener", False),
+        ("clickhouse", "Code: 516. DB::Exception: default: Authentication failed", True),
+        ("clickhouse", "Code: 60. DB::Exception: Table crm.customers doesn't exist.", True),
+        ("clickhouse", "Code: 210. Connection refused (127.0.0.1:9000)", False),
+    ],
+)
+def test_fatal_or_transient(conn_type: str, message: str, fatal: bool) -> None:
+    assert source_dialect_for(conn_type).is_fatal(RuntimeError(message)) is fatal

@@ -1,7 +1,8 @@
 """The per-run report: counts, cursor before/after, duration, and the rejected rows with reasons.
 
-It travels in XCom, so it is kept to a size any metadata database takes: counts per code are exact,
-rejected rows are kept up to ``MAX_REJECTED_ROWS`` (the report says when more were dropped).
+It travels in XCom, so it is kept to a size any metadata database takes: counts per code are exact;
+rejected rows are kept as a sample of at most ``MAX_SAMPLES_PER_CODE`` per code and ``MAX_REJECTED_ROWS`` in
+all (so one frequent code cannot crowd out the others); the report says when rows were left out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from customer_import.cursor import encode
 from customer_import.mapping.errors import Rejection
 
 MAX_REJECTED_ROWS = 1000
+MAX_SAMPLES_PER_CODE = 200
 CONTACT_FIELDS = ("email", "phone")
 
 
@@ -66,7 +68,10 @@ class RunReport:
     def reject(self, rejection: Rejection) -> None:
         self.failed += 1
         self.error_counts[rejection.code] += 1
-        if len(self.rejected) >= MAX_REJECTED_ROWS:
+        if (
+            len(self.rejected) >= MAX_REJECTED_ROWS
+            or self.error_counts[rejection.code] > MAX_SAMPLES_PER_CODE
+        ):
             return
         value, message = _plain(rejection.value), rejection.message
         if self.mask_contacts and rejection.column in self.contact_columns and value is not None:

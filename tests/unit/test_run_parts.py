@@ -112,13 +112,25 @@ def test_cursor_advances_to_the_largest_value_of_the_batch() -> None:
         advance(0, [1, "a"])
 
 
-def test_report_counts_every_rejection_but_keeps_a_capped_sample() -> None:
+def test_report_counts_every_rejection_but_keeps_a_sample_of_each_code() -> None:
     report = RunReport("imp", "run", mask_contacts=True, contact_columns=frozenset({"mail"}))
     for n in range(1500):
         report.reject(Rejection(n, n, "mail", "invalid_email", f"'x{n}@' is bad", f"x{n}@"))
+    for n in range(7):
+        report.reject(Rejection(2000 + n, n, "ip", "invalid_ip", "bad ip", "300.1.1.1"))
+    for code in ("c1", "c2", "c3", "c4", "c5"):
+        for n in range(300):
+            report.reject(Rejection(n, n, "x", code, "bad", n))
     out = report.to_dict()
-    assert out["error_counts"] == {"invalid_email": 1500}
-    assert len(out["rejected"]) == 1000
+    assert out["error_counts"] == {
+        "invalid_email": 1500,
+        "invalid_ip": 7,
+        **dict.fromkeys(("c1", "c2", "c3", "c4", "c5"), 300),
+    }
+    sample = [r["code"] for r in out["rejected"]]
+    assert sample.count("invalid_email") == 200  # capped per code ...
+    assert sample.count("invalid_ip") == 7  # ... so a rare code is always shown
+    assert len(sample) == 1000  # and in all
     assert out["rejected_truncated"] is True
     assert out["rejected"][0]["value"] == "x***@" and "x0@" not in out["rejected"][0]["message"]
 

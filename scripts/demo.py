@@ -53,6 +53,10 @@ def main() -> int:
     parser.add_argument("dag_id")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--log", type=Path, default=Path("dag-test.log"))
+    parser.add_argument(
+        "--rewind-to",
+        help="after the runs, set the cursor Variable to this value (as an operator would) and run once more",
+    )
     args = parser.parse_args()
 
     from airflow.dag_processing.dagbag import DagBag
@@ -67,7 +71,12 @@ def main() -> int:
     dag = bag.dags[args.dag_id]
     print(f"DAG {dag.dag_id}: {dag.description}  (Airflow logs: {args.log})")
     failed = False
-    for number in range(1, args.runs + 1):
+    key = f"customer_import.{dag.dag_id}.last_item"
+    plan = [None] * args.runs + ([args.rewind_to] if args.rewind_to is not None else [])
+    for number, rewind in enumerate(plan, start=1):
+        if rewind is not None:
+            Variable.set(key, rewind)
+            print(f"\nrewinding: Variable {key} set to {rewind} by hand; the same rows are read again")
         with quiet(args.log):
             run = dag.test(logical_date=None)
         report = report_of(dag.dag_id, run.run_id)
@@ -89,7 +98,6 @@ def main() -> int:
                 print(
                     f"    row {row['row']} (id {row['cursor']}) {row['column']}: {row['code']}: {row['message']}"
                 )
-        key = f"customer_import.{dag.dag_id}.last_item"
         print(f"  Variable {key} = {Variable.get(key, default_var=None)}")
         failed = failed or str(run.state) != "success"
     return 1 if failed else 0

@@ -92,11 +92,36 @@ def _decode(value: bytes | bytearray | memoryview) -> str:
         raise ValueRejected(TYPE_MISMATCH, f"{_show(bytes(value))} is not UTF-8 text") from None
 
 
-def _check_no_nul(text: str, original: Any) -> str:
-    # PostgreSQL text cannot hold NUL; one such value would fail the whole batch, so it is rejected here.
+def _storable(text: str) -> bool:
+    """Text every store can hold: no NUL (PostgreSQL) and no unpaired surrogate (not encodable as UTF-8)."""
     if "\x00" in text:
-        raise ValueRejected(TYPE_MISMATCH, f"{_show(original)} contains a NUL character")
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_no_nul(text: str, original: Any, code: str = TYPE_MISMATCH) -> str:
+    # One value a store cannot hold would fail the whole batch, so it is rejected here.
+    if not _storable(text):
+        raise ValueRejected(code, f"{_show(original)} contains a NUL character or broken Unicode")
     return text
+
+
+def _json_storable(value: Any, original: Any) -> Any:
+    """Every string (key or value) in a JSON value must be storable text."""
+    if isinstance(value, str):
+        _check_no_nul(value, original, INVALID_JSON)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_no_nul(key, original, INVALID_JSON)
+            _json_storable(item, original)
+    elif isinstance(value, list):
+        for item in value:
+            _json_storable(item, original)
+    return value
 
 
 # --- numbers -------------------------------------------------------------------------------------------
@@ -121,6 +146,8 @@ def _build_int(field_def: FieldDef, item: MappingItem | None, timezone: str) -> 
         if isinstance(value, int):
             return in_range(int(value), value)
         if isinstance(value, str):
+            if "_" in value:  # Python reads 1_000 as 1000; a source value like 12_5 is not a number
+                raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a whole number")
             try:
                 return in_range(int(value), value)
             except ValueError:
@@ -145,6 +172,8 @@ def _build_float(field_def: FieldDef, item: MappingItem | None, timezone: str) -
     def convert(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
             raise _mismatch(value, "a number")
+        if isinstance(value, str) and "_" in value:  # Python reads 1_000.5 as 1000.5; a source must not
+            raise ValueRejected(TYPE_MISMATCH, f"{_show(value)} is not a number")
         try:
             number = float(value)
         except (ValueError, OverflowError):
@@ -337,8 +366,11 @@ def _build_ip(field_def: FieldDef, item: MappingItem | None, timezone: str) -> C
         if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
             return value.compressed
         if isinstance(value, str):
+            address, _, zone = value.partition("%")  # fe80::1%eth0: the zone is local to one host
+            if zone and ":" not in address:
+                raise ValueRejected(INVALID_IP, f"{_show(value)} is not an IPv4 or IPv6 address")
             try:
-                return ipaddress.ip_address(value).compressed
+                return ipaddress.ip_address(address).compressed
             except ValueError:
                 raise ValueRejected(INVALID_IP, f"{_show(value)} is not an IPv4 or IPv6 address") from None
         raise ValueRejected(INVALID_IP, f"{_show(value)} ({type(value).__name__}) is not an IP address text")
@@ -359,9 +391,10 @@ def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
     def convert(value: Any) -> Any:
         if isinstance(value, str):
             try:
-                return json.loads(value, parse_float=finite_float, parse_constant=reject_constant)
+                parsed = json.loads(value, parse_float=finite_float, parse_constant=reject_constant)
             except (ValueError, RecursionError) as error:
                 raise ValueRejected(INVALID_JSON, f"{_show(value)} is not valid JSON: {error}") from None
+            return _json_storable(parsed, value)
         if isinstance(value, bool | int):
             return value
         if isinstance(value, Decimal):
@@ -371,9 +404,10 @@ def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
         if isinstance(value, float | dict | list | tuple):
             # A round trip normalises what JSON cannot keep (tuples, non-string keys) and rejects the rest.
             try:
-                return json.loads(json.dumps(value, allow_nan=False))
+                normalised = json.loads(json.dumps(value, allow_nan=False))
             except (TypeError, ValueError, RecursionError) as error:
                 raise ValueRejected(INVALID_JSON, f"{_show(value)} is not JSON-compatible: {error}") from None
+            return _json_storable(normalised, value)
         raise ValueRejected(INVALID_JSON, f"{_show(value)} ({type(value).__name__}) is not a JSON value")
 
     return convert
@@ -417,6 +451,8 @@ def _build_phone(field_def: FieldDef, item: MappingItem | None, timezone: str) -
         if isinstance(value, str):
             return parse(value)
         if isinstance(value, int) and not isinstance(value, bool):
+            if value < 0:
+                raise ValueRejected(INVALID_PHONE, f"{_show(value)} is not a phone number (negative)")
             # An integer column cannot keep a leading '+' or '00': without a region it is international.
             return parse(str(value) if region is not None else f"+{value}")
         raise _mismatch(value, "a phone number")

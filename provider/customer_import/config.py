@@ -60,3 +60,10 @@ def retry_delay_seconds() -> int:
     """``[customer_import] retry_delay_seconds``: wait before a retry (default 60)."""
     value = _option("retry_delay_seconds")
     return int(value) if value else 60
+
+
+def ip_location_mmdb() -> Path | None:
+    """``[customer_import] ip_location_mmdb``: the .mmdb file that ``ip_location: true`` reads (city level);
+    empty (the default): a country-level database shipped with the provider's dependencies."""
+    value = _option("ip_location_mmdb")
+    return Path(value).expanduser() if value else None

@@ -78,6 +78,16 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "/opt/airflow/customer_import/profiles.db",
                         "default": "",
                     },
+                    "ip_location_mmdb": {
+                        "description": "MaxMind-format .mmdb file (GeoLite2-City or DB-IP City layout) that "
+                        "specs with ip_location: true read to fill country, region, city, timezone and "
+                        "postal_code; empty: a country-level database (country, and timezone for "
+                        "single-zone countries). A spec's ip_location: {mmdb: ...} takes precedence.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/include/geo/GeoLite2-City.mmdb",
+                        "default": "",
+                    },
                 },
             }
         },

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from customer_import.cursor import CursorState, advance
+from customer_import.geo.locator import fields_to_fill, locator_for
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
 from customer_import.mapping.mapper import Record, RowMapper
 from customer_import.report import CONTACT_FIELDS, RunReport
@@ -86,9 +87,11 @@ def run_import(
     )
     last_item = cursor_state.load()
     report.cursor_before = report.cursor_after = last_item
+    locator = locator_for(spec)  # once per run, before anything is written: a missing file fails here
+    filled = fields_to_fill(spec, database, locator.fields) if locator is not None else ()
     with open_store(store_conn_id) as (store_dialect, connection):
         report.schema_changes = [c.description for c in ensure_schema(store_dialect, connection, database)]
-        writer = ProfileWriter(store_dialect, connection, spec, database, run_id=run_id)
+        writer = ProfileWriter(store_dialect, connection, spec, database, run_id=run_id, filled_fields=filled)
         while True:
             before_part = last_item
             read_in_part = 0
@@ -96,7 +99,7 @@ def run_import(
             duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
             report.parts += 1
             for batch in extract_part(source, spec.source.conn_id, query, last_item, batch_size):
-                mapper = mapper or RowMapper(spec, database, batch.columns)
+                mapper = mapper or RowMapper(spec, database, batch.columns, locator=locator)
                 first_row = report.read + 1
                 report.read += len(batch.rows)
                 read_in_part += len(batch.rows)

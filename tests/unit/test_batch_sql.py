@@ -10,11 +10,17 @@ from customer_import.store.dialects import PostgresStore, SqliteStore, StoreDial
 from customer_import.store.tables import Tables
 
 
-def plan(mode: ImportMode = ImportMode.UPSERT, *, skip: bool = True, keep: bool = False) -> sql.BatchPlan:
+def plan(
+    mode: ImportMode = ImportMode.UPSERT,
+    *,
+    skip: bool = True,
+    keep: bool = False,
+    match: sql.MatchPlan | None = None,
+) -> sql.BatchPlan:
     return sql.BatchPlan(
         tables=Tables("shop"),
         fields=(("email", FieldType.EMAIL), ("ltv", FieldType.FLOAT)),
-        match_column="email",
+        match=match or sql.MatchPlan(profile_column="email"),
         match_type=FieldType.EMAIL,
         mode=mode,
         skip_unchanged=skip,
@@ -22,13 +28,36 @@ def plan(mode: ImportMode = ImportMode.UPSERT, *, skip: bool = True, keep: bool 
     )
 
 
-def test_match_counts_and_remembers_the_profile() -> None:
+def test_match_counts_distinct_profiles_and_remembers_the_first() -> None:
     assert sql.match(SqliteStore(), plan()) == (
         'UPDATE "customer_import_stage_shop" SET profile_id = m.profile_id, match_count = m.n FROM ('
-        'SELECT p."email" AS match_key, min(p.profile_id) AS profile_id, count(*) AS n FROM "shop_profiles" p '
-        'WHERE p."email" IN (SELECT s.match_key FROM "customer_import_stage_shop" s) GROUP BY p."email"'
-        ') m WHERE m.match_key = "customer_import_stage_shop".match_key'
+        "SELECT s.row_no AS row_no, min(c.profile_id) AS profile_id, count(DISTINCT c.profile_id) AS n "
+        'FROM "customer_import_stage_shop" s JOIN (SELECT profile_id, "email" AS k FROM "shop_profiles" '
+        'WHERE "email" IS NOT NULL) c ON c.k = s.match_key GROUP BY s.row_no'
+        ') m WHERE m.row_no = "customer_import_stage_shop".row_no'
     )
+
+
+def test_match_by_email_looks_in_profiles_and_email_subscriptions() -> None:
+    statement = sql.match(
+        PostgresStore(), plan(match=sql.MatchPlan(profile_column="email", channels=("email",)))
+    )
+    assert (
+        'SELECT profile_id, "email" AS k FROM "shop_profiles" WHERE "email" IS NOT NULL UNION ALL '
+        "SELECT profile_id, contact AS k FROM \"shop_subscriptions\" WHERE channel IN ('email')"
+    ) in statement
+
+
+def test_match_by_push_subscription_uses_token_and_provider() -> None:
+    statement = sql.match(
+        SqliteStore(), plan(match=sql.MatchPlan(None, channels=("push",), with_provider=True))
+    )
+    assert (
+        "SELECT profile_id, contact AS k, provider AS k2 FROM \"shop_subscriptions\" WHERE channel IN ('push')"
+        in statement
+    )
+    assert "ON c.k = s.match_key AND c.k2 = s.match_key2" in statement
+    assert "shop_profiles" not in statement
 
 
 @pytest.mark.parametrize(
@@ -70,19 +99,45 @@ def test_without_skip_unchanged_identical_rows_are_written_too() -> None:
 @pytest.mark.parametrize(("dialect", "mark"), [(SqliteStore(), "?"), (PostgresStore(), "%s")])
 def test_insert_and_events_use_the_dialects_parameter_marker(dialect: StoreDialect, mark: str) -> None:
     assert sql.insert(dialect, plan()) == (
-        f'INSERT INTO "shop_profiles" ("email", "ltv", created_at, updated_at) SELECT "email", "ltv", {mark}, {mark} '
+        f'INSERT INTO "shop_profiles" (profile_id, "email", "ltv", created_at, updated_at) '
+        f'SELECT profile_id, "email", "ltv", {mark}, {mark} '
         "FROM \"customer_import_stage_shop\" WHERE action = 'create' ORDER BY row_no"
     )
     assert f"{mark}, {mark}, {mark} FROM" in sql.record_events(dialect, plan())
 
 
 def test_stage_ddl_per_dialect() -> None:
-    assert sql.stage_ddl(PostgresStore(), plan()) == (
+    profiles_stage, subs_stage = sql.stage_ddl(PostgresStore(), plan())
+    assert profiles_stage == (
         'CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_shop" (row_no BIGINT NOT NULL, '
-        'match_key TEXT NOT NULL, "email" TEXT, "ltv" DOUBLE PRECISION, profile_id BIGINT, '
-        "match_count INTEGER NOT NULL DEFAULT 0, action TEXT) ON COMMIT DELETE ROWS"
+        'match_key TEXT NOT NULL, match_key2 TEXT, "email" TEXT, "ltv" DOUBLE PRECISION, profile_id BIGINT, '
+        "match_count INTEGER NOT NULL DEFAULT 0, action TEXT, subs_changed INTEGER NOT NULL DEFAULT 0) "
+        "ON COMMIT DELETE ROWS"
     )
-    assert '"ltv" REAL' in sql.stage_ddl(SqliteStore(), plan())
+    assert subs_stage.startswith('CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_subs_shop" (')
+    assert '"ltv" REAL' in sql.stage_ddl(SqliteStore(), plan())[0]
+
+
+def test_new_ids_come_from_the_sequence_or_after_the_highest_id() -> None:
+    assert sql.assign_ids(PostgresStore(), plan()) == (
+        'UPDATE "customer_import_stage_shop" SET profile_id = '
+        "nextval(pg_get_serial_sequence('\"shop_profiles\"', 'profile_id')) WHERE action = 'create'"
+    )
+    assert "row_number() OVER (ORDER BY row_no)" in sql.assign_ids(SqliteStore(), plan())
+
+
+def test_an_unconfirmed_import_never_demotes_a_confirmed_subscription() -> None:
+    statement = sql.update_subscriptions(PostgresStore(), plan())
+    assert (
+        "status = CASE WHEN ss.status = 'unconfirmed' AND \"shop_subscriptions\".status = 'subscribed' "
+        'THEN "shop_subscriptions".status ELSE ss.status END'
+    ) in statement
+    assert "status_changed_at = %s" in statement
+
+
+def test_subscription_only_changes_count_as_updates_and_are_events() -> None:
+    assert "WHEN action = 'unchanged' AND subs_changed = 1 THEN 'update'" in sql.counts(SqliteStore(), plan())
+    assert "ELSE 'subscription_changed' END" in sql.record_events(SqliteStore(), plan())
 
 
 def test_identifiers_are_quoted_by_the_dialect() -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from customer_import.exceptions import CustomerImportError
-from customer_import.mapping.coerce import make_coercer
+from customer_import.mapping.coerce import Coercer, make_coercer
 from customer_import.mapping.errors import EMPTY_MATCH_KEY, Rejection, ValueRejected
 from customer_import.spec.database import FieldDef, ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import FieldType
+
+if TYPE_CHECKING:
+    from customer_import.geo.locator import GeoLocator
 
 
 class MissingColumnsError(CustomerImportError):
@@ -43,10 +46,19 @@ def _find(columns: Sequence[str], name: str) -> int | None:
 
 
 class RowMapper:
-    """Maps rows of one result shape (``columns``) for one spec; built once per part."""
+    """Maps rows of one result shape (``columns``) for one spec; built once per part.
+
+    With ``locator`` (``target.ip_location``), a record's unmapped geo fields are filled from the location
+    of its ip (else registration_ip); an address without a location leaves them out of the record.
+    """
 
     def __init__(
-        self, spec: ImportSpec, database: ProfileDatabase, columns: Sequence[str], timezone: str | None = None
+        self,
+        spec: ImportSpec,
+        database: ProfileDatabase,
+        columns: Sequence[str],
+        timezone: str | None = None,
+        locator: GeoLocator | None = None,
     ) -> None:
         fields = {**database.all_fields(), "profile_id": FieldDef(type=FieldType.INT)}
         tz = timezone or spec.schedule.timezone
@@ -72,6 +84,15 @@ class RowMapper:
             )
         self._match_field = spec.match_field
         self._match_column = next(c.column for c in self._columns if c.field == self._match_field)
+        self._locator = locator
+        self._geo: list[tuple[str, Coercer]] = []
+        if locator is not None:
+            from customer_import.geo.locator import fields_to_fill
+
+            self._geo = [
+                (name, make_coercer(fields[name], None, tz))
+                for name in fields_to_fill(spec, database, locator.fields)
+            ]
 
     def cursor_value(self, row: Sequence[Any]) -> Any:
         return None if self._cursor_index is None else row[self._cursor_index]
@@ -104,7 +125,22 @@ class RowMapper:
                 f"the matching value ({self._match_field}) is empty; the row cannot be matched",
                 row[_find_index(self._columns, self._match_field)],
             )
+        if self._geo:
+            self._locate(values)
         return Record(row_no, cursor, key, values)
+
+    def _locate(self, values: dict[str, Any]) -> None:
+        """Fill the geo fields from the location of the record's ip, else its registration_ip."""
+        assert self._locator is not None
+        ip = values.get("ip") or values.get("registration_ip")
+        location = self._locator.lookup(ip) if ip else None
+        if location is None:
+            return
+        for name, coerce in self._geo:
+            try:
+                values[name] = coerce(getattr(location, name))
+            except ValueRejected:  # a value the field cannot hold (too long, unknown zone) is left out
+                values[name] = None
 
 
 def _find_index(columns: list[_Column], field: str) -> int:

@@ -81,6 +81,7 @@ class CustomerImportOperator(BaseOperator):
 
         from customer_import import config
         from customer_import.cursor import CursorState, MemoryCursor, VariableCursor
+        from customer_import.geo.locator import GeoDatabaseError
         from customer_import.importer import run_import
         from customer_import.mapping.mapper import MissingColumnsError
         from customer_import.sources.dialects import source_dialect_for
@@ -125,7 +126,7 @@ class CustomerImportOperator(BaseOperator):
                 batch_size=self.batch_size or config.batch_size(),
                 store_conn_id=self.store_conn_id,
             )
-        except (QueryError, MissingColumnsError, StoreSchemaError) as exc:
+        except (QueryError, MissingColumnsError, StoreSchemaError, GeoDatabaseError) as exc:
             raise _fail(str(exc)) from exc
         except SourceError as exc:
             message = _scrub(str(exc), connection.password)

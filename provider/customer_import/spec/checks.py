@@ -5,6 +5,7 @@ Each check yields ``(yaml_path, message)``; the loader adds file and line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from customer_import.sources.query import check_query
@@ -21,6 +22,7 @@ def check_spec_against_database(spec: ImportSpec, database: ProfileDatabase) -> 
         *_not_supported_yet(spec),
         *_check_matching(spec, database),
         *_check_mapping(spec, database),
+        *_check_ip_location(spec),
         *_check_schedule(spec),
         *((("source", "query"), message) for message in check_query(spec.source.query, None)),
     ]
@@ -49,8 +51,6 @@ def _not_supported_yet(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
             ("target", "matching", "by"),
             f"matching by {spec.target.matching.by.value!r} {NOT_SUPPORTED} (supported now: {supported})",
         )
-    if spec.target.ip_location:
-        yield ("target", "ip_location"), f"ip_location: true {NOT_SUPPORTED}; remove it or set it to false"
     if spec.subscriptions:
         yield ("subscriptions",), f"subscriptions {NOT_SUPPORTED}; remove the key"
 
@@ -103,6 +103,23 @@ def _check_mapping(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tupl
                 yield (*loc, "date_format"), "date_format is a strptime format such as %d.%m.%Y"
         if item.phone is not None and definition.type is not FieldType.PHONE:
             yield (*loc, "phone"), "phone options apply to the phone field only"
+
+
+def _check_ip_location(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
+    """ip_location needs an IP to locate, and the .mmdb file the spec names must be there."""
+    if not spec.target.ip_location:
+        return
+    if spec.mapped("ip") is None and spec.mapped("registration_ip") is None:
+        yield (
+            ("target", "ip_location"),
+            "ip_location locates the mapped ip (else registration_ip), but the mapping has neither field",
+        )
+    mmdb = spec.target.ip_location_mmdb
+    if mmdb is not None and not os.path.isfile(mmdb):
+        yield (
+            ("target", "ip_location", "mmdb"),
+            f"the IP location database {mmdb!r} does not exist (or is not a file) on this machine",
+        )
 
 
 def _check_schedule(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from customer_import.spec.database import NAME_PATTERN
 from customer_import.spec.problems import error_at
@@ -45,14 +46,51 @@ class Matching(_Strict):
         return self
 
 
+class IpLocation(_Strict):
+    """``ip_location: {mmdb: /path/file.mmdb}``: locate with that city-level database file."""
+
+    mmdb: str = Field(
+        min_length=1,
+        description="Absolute path of a MaxMind-format .mmdb file (GeoLite2-City or DB-IP City layout).",
+    )
+
+    @field_validator("mmdb")
+    @classmethod
+    def _absolute(cls, mmdb: str) -> str:
+        if not os.path.isabs(os.path.expanduser(mmdb)):
+            raise ValueError(f"{mmdb!r} must be an absolute path (or start with ~/)")
+        return mmdb
+
+
+def _ip_location_kind(value: Any) -> str:
+    return "object" if isinstance(value, dict | IpLocation) else "bool"
+
+
+IpLocationOption = Annotated[
+    Annotated[bool, Tag("bool")] | Annotated[IpLocation, Tag("object")],
+    Discriminator(_ip_location_kind),
+]
+
+
 class Target(_Strict):
     database: str = Field(
         pattern=NAME_PATTERN, description="A profile database from include/profile_databases/."
     )
     mode: ImportMode = ImportMode.UPSERT
     matching: Matching
-    ip_location: bool = Field(False, description="Fill geo fields from the mapped ip / registration_ip.")
+    ip_location: IpLocationOption = Field(
+        False,
+        description="Fill country, region, city, timezone and postal_code from the mapped ip (else "
+        "registration_ip), offline; never a field the mapping names. true: the .mmdb file of "
+        "[customer_import] ip_location_mmdb if set, else a country-level database (country and, "
+        "for single-zone countries, timezone). {mmdb: /path/file.mmdb}: that city-level MaxMind-format file.",
+    )
     suppress_triggers: bool = Field(False, description="True: the import records no profile-change events.")
+
+    @property
+    def ip_location_mmdb(self) -> str | None:
+        """The .mmdb file the spec names (``ip_location: {mmdb: ...}``), ``~`` expanded."""
+        return os.path.expanduser(self.ip_location.mmdb) if isinstance(self.ip_location, IpLocation) else None
 
 
 class Cursor(_Strict):

@@ -1,11 +1,14 @@
 """Pure builders of the set-based statements that match and write one batch (tested as strings).
 
-A batch is loaded into a staging table, then a fixed handful of statements match it against the stored
-profiles, decide each row's action, update, insert and record events, whatever the batch size:
+A batch is loaded into staging tables, then a fixed handful of statements match it against the stored
+profiles, decide each row's action, update, insert, write subscriptions and record events, whatever the
+batch size:
 
-    stage(row_no, match_key, <mapped fields>, profile_id, match_count, action)
+    stage(row_no, match_key, match_key2, <mapped fields>, profile_id, match_count, action, subs_changed)
+    stage_subs(row_no, resource, channel, contact, provider, status, profile_id, sub_action)
 
-Actions: ``create``, ``update``, ``unchanged``, ``skip`` (the mode says leave it), ``ambiguous``.
+Profile actions: ``create``, ``update``, ``unchanged``, ``skip`` (the mode says leave it), ``ambiguous``.
+Subscription actions: ``create``, ``update``, ``unchanged``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from customer_import.store.tables import Tables
 
 CREATE, UPDATE, UNCHANGED, SKIP, AMBIGUOUS = "create", "update", "unchanged", "skip", "ambiguous"
 ACTIONS = (CREATE, UPDATE, UNCHANGED, SKIP, AMBIGUOUS)
+SUBSCRIBED, UNCONFIRMED = "subscribed", "unconfirmed"
+
+
+@dataclass(frozen=True)
+class MatchPlan:
+    """Where a row's key is looked up: a profile column, subscriptions of some channels, or both."""
+
+    profile_column: str | None  # "email", "phone", "profile_id" or a unique custom field
+    channels: tuple[str, ...] = ()  # subscriptions whose contact is the key (email; sms/whatsapp/viber; push)
+    with_provider: bool = False  # push: the key is (token, provider)
 
 
 @dataclass(frozen=True)
@@ -25,8 +38,8 @@ class BatchPlan:
     """What one import writes: which fields, matched how, in which mode."""
 
     tables: Tables
-    fields: tuple[tuple[str, FieldType], ...]  # mapped profile fields (never profile_id), in stage order
-    match_column: str  # the profile column matched on (profile_id, email, phone or a unique custom field)
+    fields: tuple[tuple[str, FieldType], ...]  # written profile fields (never profile_id), in stage order
+    match: MatchPlan
     match_type: FieldType
     mode: ImportMode
     skip_unchanged: bool
@@ -35,36 +48,72 @@ class BatchPlan:
     @property
     def stage_columns(self) -> tuple[str, ...]:
         """Columns bulk-loaded into the stage, in order."""
-        return ("row_no", "match_key", *(name for name, _ in self.fields))
+        return ("row_no", "match_key", "match_key2", *(name for name, _ in self.fields))
 
 
-def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> str:
+SUB_STAGE_COLUMNS = ("row_no", "resource", "channel", "contact", "provider", "status")
+
+
+def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
     q = dialect.quote
-    match_type = "BIGINT" if plan.match_column == "profile_id" else dialect.column_type(plan.match_type)
+    key_type = "BIGINT" if plan.match.profile_column == "profile_id" else dialect.column_type(plan.match_type)
     columns = [
         "row_no BIGINT NOT NULL",
-        f"match_key {match_type} NOT NULL",
+        f"match_key {key_type} NOT NULL",
+        "match_key2 TEXT",
         *(f"{q(name)} {dialect.column_type(kind)}" for name, kind in plan.fields),
         "profile_id BIGINT",
         "match_count INTEGER NOT NULL DEFAULT 0",
         "action TEXT",
+        "subs_changed INTEGER NOT NULL DEFAULT 0",
     ]
-    return dialect.create_stage(plan.tables.stage, ", ".join(columns))
+    subs = [
+        "row_no BIGINT NOT NULL",
+        "resource TEXT NOT NULL",
+        "channel TEXT NOT NULL",
+        "contact TEXT NOT NULL",
+        "provider TEXT",
+        "status TEXT NOT NULL",
+        "profile_id BIGINT",
+        "sub_action TEXT",
+    ]
+    return [
+        dialect.create_stage(plan.tables.stage, ", ".join(columns)),
+        dialect.create_stage(plan.tables.stage_subs, ", ".join(subs)),
+    ]
 
 
-def clear_stage(dialect: StoreDialect, plan: BatchPlan) -> str:
-    return f"DELETE FROM {dialect.quote(plan.tables.stage)}"
+def clear_stage(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
+    return [f"DELETE FROM {dialect.quote(t)}" for t in (plan.tables.stage, plan.tables.stage_subs)]
+
+
+def _candidates(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """Every (profile_id, k[, k2]) a key can match: profile column values and/or subscription contacts."""
+    q = dialect.quote
+    parts = []
+    if plan.match.profile_column is not None:
+        column = q(plan.match.profile_column)
+        parts.append(
+            f"SELECT profile_id, {column} AS k FROM {q(plan.tables.profiles)} WHERE {column} IS NOT NULL"
+        )
+    if plan.match.channels:
+        channels = ", ".join(f"'{c}'" for c in plan.match.channels)
+        k2 = ", provider AS k2" if plan.match.with_provider else ""
+        parts.append(
+            f"SELECT profile_id, contact AS k{k2} FROM {q(plan.tables.subscriptions)} WHERE channel IN ({channels})"
+        )
+    return " UNION ALL ".join(parts)
 
 
 def match(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """Count the stored profiles having each row's key, and remember the (first) one."""
-    q = dialect.quote
-    stage, profiles, key = q(plan.tables.stage), q(plan.tables.profiles), q(plan.match_column)
+    """Count the distinct stored profiles each row's key finds, and remember the (first) one."""
+    stage = dialect.quote(plan.tables.stage)
+    on = "c.k = s.match_key" + (" AND c.k2 = s.match_key2" if plan.match.with_provider else "")
     return (
         f"UPDATE {stage} SET profile_id = m.profile_id, match_count = m.n FROM ("
-        f"SELECT p.{key} AS match_key, min(p.profile_id) AS profile_id, count(*) AS n "
-        f"FROM {profiles} p WHERE p.{key} IN (SELECT s.match_key FROM {stage} s) GROUP BY p.{key}"
-        f") m WHERE m.match_key = {stage}.match_key"
+        f"SELECT s.row_no AS row_no, min(c.profile_id) AS profile_id, count(DISTINCT c.profile_id) AS n "
+        f"FROM {stage} s JOIN ({_candidates(dialect, plan)}) c ON {on} GROUP BY s.row_no"
+        f") m WHERE m.row_no = {stage}.row_no"
     )
 
 
@@ -116,25 +165,94 @@ def update(dialect: StoreDialect, plan: BatchPlan) -> str:
     )
 
 
+def assign_ids(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """Give the rows to create their profile_id before inserting (so every row knows its profile)."""
+    return dialect.assign_ids(plan.tables.stage, plan.tables.profiles, f"action = '{CREATE}'")
+
+
 def insert(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """Create profiles for the rows to create, in source order."""
+    """Create profiles for the rows to create, with their assigned ids, in source order."""
     q = dialect.quote
     names = [q(name) for name, _ in plan.fields]
+    columns = ", ".join(["profile_id", *names])
     p = dialect.param
     return (
-        f"INSERT INTO {q(plan.tables.profiles)} ({', '.join(names)}, created_at, updated_at) "
-        f"SELECT {', '.join(names)}, {p}, {p} FROM {q(plan.tables.stage)} WHERE action = '{CREATE}' ORDER BY row_no"
+        f"INSERT INTO {q(plan.tables.profiles)} ({columns}, created_at, updated_at) "
+        f"SELECT {columns}, {p}, {p} FROM {q(plan.tables.stage)} WHERE action = '{CREATE}' ORDER BY row_no"
     )
 
 
-def link_created(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """Give created rows their new profile_id (keys are unique within a batch)."""
-    q = dialect.quote
-    stage, profiles, key = q(plan.tables.stage), q(plan.tables.profiles), q(plan.match_column)
+# --- subscriptions ------------------------------------------------------------------------------------
+
+
+def _same_subscription(x: str, ss: str) -> str:
     return (
-        f"UPDATE {stage} SET profile_id = p.profile_id FROM {profiles} p "
-        f"WHERE {stage}.action = '{CREATE}' AND p.{key} = {stage}.match_key"
+        f"{x}.profile_id = {ss}.profile_id AND {x}.resource = {ss}.resource "
+        f"AND {x}.channel = {ss}.channel AND {x}.contact = {ss}.contact"
     )
+
+
+def _new_status(ss: str, x: str) -> str:
+    """An import saying ``unconfirmed`` never demotes a confirmed subscription (double opt-in is done)."""
+    return (
+        f"CASE WHEN {ss}.status = '{UNCONFIRMED}' AND {x}.status = '{SUBSCRIBED}' "
+        f"THEN {x}.status ELSE {ss}.status END"
+    )
+
+
+def link_subscriptions(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """Subscriptions follow their row's profile when it is created, updated or unchanged (not skipped)."""
+    q = dialect.quote
+    subs, stage = q(plan.tables.stage_subs), q(plan.tables.stage)
+    return (
+        f"UPDATE {subs} SET profile_id = s.profile_id FROM {stage} s WHERE s.row_no = {subs}.row_no "
+        f"AND s.action IN ('{CREATE}', '{UPDATE}', '{UNCHANGED}')"
+    )
+
+
+def classify_subscriptions(dialect: StoreDialect, plan: BatchPlan) -> str:
+    q = dialect.quote
+    ss, table = q(plan.tables.stage_subs), q(plan.tables.subscriptions)
+    same = _same_subscription("x", ss)
+    return (
+        f"UPDATE {ss} SET sub_action = CASE "
+        f"WHEN NOT EXISTS (SELECT 1 FROM {table} x WHERE {same}) THEN '{CREATE}' "
+        f"WHEN EXISTS (SELECT 1 FROM {table} x WHERE {same} AND {_new_status(ss, 'x')} IS DISTINCT FROM x.status) "
+        f"THEN '{UPDATE}' ELSE '{UNCHANGED}' END WHERE profile_id IS NOT NULL"
+    )
+
+
+def insert_subscriptions(dialect: StoreDialect, plan: BatchPlan) -> str:
+    q, p = dialect.quote, dialect.param
+    return (
+        f"INSERT INTO {q(plan.tables.subscriptions)} (profile_id, resource, channel, contact, provider, status, "
+        f"status_changed_at, created_at, updated_at) "
+        f"SELECT profile_id, resource, channel, contact, provider, status, {p}, {p}, {p} "
+        f"FROM {q(plan.tables.stage_subs)} WHERE sub_action = '{CREATE}' ORDER BY row_no"
+    )
+
+
+def update_subscriptions(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """A status change records when it happened."""
+    q, p = dialect.quote, dialect.param
+    table, ss = q(plan.tables.subscriptions), "ss"
+    return (
+        f"UPDATE {table} SET status = {_new_status(ss, table)}, provider = COALESCE({ss}.provider, {table}.provider), "
+        f"status_changed_at = {p}, updated_at = {p} FROM {q(plan.tables.stage_subs)} {ss} "
+        f"WHERE {ss}.sub_action = '{UPDATE}' AND {_same_subscription(table, ss)}"
+    )
+
+
+def flag_subscription_changes(dialect: StoreDialect, plan: BatchPlan) -> str:
+    q = dialect.quote
+    stage, ss = q(plan.tables.stage), q(plan.tables.stage_subs)
+    return (
+        f"UPDATE {stage} SET subs_changed = 1 WHERE row_no IN "
+        f"(SELECT row_no FROM {ss} WHERE sub_action IN ('{CREATE}', '{UPDATE}'))"
+    )
+
+
+# --- events and counts --------------------------------------------------------------------------------
 
 
 def record_events(dialect: StoreDialect, plan: BatchPlan) -> str:
@@ -142,13 +260,18 @@ def record_events(dialect: StoreDialect, plan: BatchPlan) -> str:
     q, p = dialect.quote, dialect.param
     return (
         f"INSERT INTO {q(plan.tables.events)} (profile_id, event_type, import_name, run_id, occurred_at) "
-        f"SELECT profile_id, CASE action WHEN '{CREATE}' THEN 'created' ELSE 'updated' END, {p}, {p}, {p} "
-        f"FROM {q(plan.tables.stage)} WHERE action IN ('{CREATE}', '{UPDATE}') ORDER BY row_no"
+        f"SELECT profile_id, CASE action WHEN '{CREATE}' THEN 'created' WHEN '{UPDATE}' THEN 'updated' "
+        f"ELSE 'subscription_changed' END, {p}, {p}, {p} FROM {q(plan.tables.stage)} "
+        f"WHERE action IN ('{CREATE}', '{UPDATE}') OR (action = '{UNCHANGED}' AND subs_changed = 1) ORDER BY row_no"
     )
 
 
 def counts(dialect: StoreDialect, plan: BatchPlan) -> str:
-    return f"SELECT action, count(*) FROM {dialect.quote(plan.tables.stage)} GROUP BY action"
+    """Rows per action; an unchanged profile whose subscriptions changed counts as updated."""
+    return (
+        f"SELECT CASE WHEN action = '{UNCHANGED}' AND subs_changed = 1 THEN '{UPDATE}' ELSE action END, count(*) "
+        f"FROM {dialect.quote(plan.tables.stage)} GROUP BY 1"
+    )
 
 
 def ambiguous_rows(dialect: StoreDialect, plan: BatchPlan) -> str:

@@ -71,6 +71,10 @@ class StoreDialect:
     def existing_columns(self, cursor: Any, table: str) -> set[str]:
         raise NotImplementedError
 
+    def assign_ids(self, stage: str, profiles: str, where: str) -> str:
+        """SQL giving the stage rows matching ``where`` new, unused profile ids."""
+        raise NotImplementedError
+
 
 class SqliteStore(StoreDialect):
     name = "sqlite"
@@ -125,6 +129,19 @@ class SqliteStore(StoreDialect):
         cursor.execute(f"PRAGMA table_info({self.quote(table)})")
         return {row[1] for row in cursor.fetchall()}
 
+    def assign_ids(self, stage: str, profiles: str, where: str) -> str:
+        # The writer holds SQLite's only write lock (BEGIN IMMEDIATE): ids after the highest ever given.
+        q = self.quote
+        highest = (
+            f"max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{profiles}'), 0), "
+            f"coalesce((SELECT max(profile_id) FROM {q(profiles)}), 0))"
+        )
+        return (
+            f"UPDATE {q(stage)} SET profile_id = {highest} + r.n FROM "
+            f"(SELECT row_no, row_number() OVER (ORDER BY row_no) AS n FROM {q(stage)} WHERE {where}) r "
+            f"WHERE r.row_no = {q(stage)}.row_no"
+        )
+
 
 class PostgresStore(StoreDialect):
     name = "postgres"
@@ -163,6 +180,10 @@ class PostgresStore(StoreDialect):
         with cursor.copy(f"COPY {self.quote(table)} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def assign_ids(self, stage: str, profiles: str, where: str) -> str:
+        sequence = f"pg_get_serial_sequence('{self.quote(profiles)}', 'profile_id')"
+        return f"UPDATE {self.quote(stage)} SET profile_id = nextval({sequence}) WHERE {where}"
 
     def existing_columns(self, cursor: Any, table: str) -> set[str]:
         cursor.execute(

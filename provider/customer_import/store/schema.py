@@ -38,6 +38,14 @@ def create_statements(dialect: StoreDialect, tables: Tables) -> list[str]:
         f"run_id TEXT NOT NULL, occurred_at {ts} NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS {q('ix_' + tables.events + '_profile')} "
         f"ON {q(tables.events)} (profile_id)",
+        f"CREATE TABLE IF NOT EXISTS {q(tables.subscriptions)} (subscription_id {dialect.identity_column}, "
+        f"profile_id BIGINT NOT NULL, resource TEXT NOT NULL, channel TEXT NOT NULL, contact TEXT NOT NULL, "
+        f"provider TEXT, status TEXT NOT NULL, status_changed_at {ts} NOT NULL, created_at {ts} NOT NULL, "
+        f"updated_at {ts} NOT NULL)",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {q('ux_' + tables.subscriptions)} "
+        f"ON {q(tables.subscriptions)} (profile_id, resource, channel, contact)",
+        f"CREATE INDEX IF NOT EXISTS {q('ix_' + tables.subscriptions + '_contact')} "
+        f"ON {q(tables.subscriptions)} (channel, contact)",
     ]
 
 

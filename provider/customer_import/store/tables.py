@@ -20,8 +20,16 @@ class Tables:
         return f"{self.database}_events"
 
     @property
+    def subscriptions(self) -> str:
+        return f"{self.database}_subscriptions"
+
+    @property
     def stage(self) -> str:
         return f"customer_import_stage_{self.database}"
+
+    @property
+    def stage_subs(self) -> str:
+        return f"customer_import_stage_subs_{self.database}"
 
     def index(self, field: str, unique: bool) -> str:
         return f"{'ux' if unique else 'ix'}_{self.database}_{field}"

@@ -17,12 +17,48 @@ from customer_import.store.tables import Tables
 
 
 @dataclass(frozen=True, slots=True)
+class StagedSubscription:
+    """A subscription of a row: resource, channel, normalised contact (push: token), provider, status."""
+
+    resource: str
+    channel: str
+    contact: str
+    status: str
+    provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StagedRow:
     """A mapped row ready to write: its run row number, normalised matching key and field values."""
 
     row_no: int
     key: Any
     values: dict[str, Any]
+    subscriptions: tuple[StagedSubscription, ...] = ()
+    key2: str | None = None  # the push provider, when matching by push_subscription
+
+
+PHONE_CHANNELS = ("sms", "whatsapp", "viber")
+_MATCH_PLANS: dict[MatchBy, sql.MatchPlan] = {
+    MatchBy.EMAIL: sql.MatchPlan("email", ("email",)),
+    MatchBy.EMAIL_PROFILE: sql.MatchPlan("email"),
+    MatchBy.EMAIL_SUBSCRIPTION: sql.MatchPlan(None, ("email",)),
+    MatchBy.PHONE: sql.MatchPlan("phone", PHONE_CHANNELS),
+    MatchBy.PHONE_PROFILE: sql.MatchPlan("phone"),
+    MatchBy.PHONE_SUBSCRIPTION: sql.MatchPlan(None, PHONE_CHANNELS),
+    MatchBy.PROFILE_ID: sql.MatchPlan("profile_id"),
+    MatchBy.PUSH_SUBSCRIPTION: sql.MatchPlan(None, ("push",), with_provider=True),
+}
+
+
+def match_plan(spec: ImportSpec) -> tuple[sql.MatchPlan, FieldType]:
+    """Where the spec's matching key is looked up, and the key's type."""
+    by = spec.target.matching.by
+    if by is MatchBy.CUSTOM:
+        assert spec.target.matching.field is not None
+        return sql.MatchPlan(spec.target.matching.field), FieldType.STRING
+    kind = {"email": FieldType.EMAIL, "phone": FieldType.PHONE, "profile_id": FieldType.INT}
+    return _MATCH_PLANS[by], kind.get(spec.match_field, FieldType.STRING)
 
 
 @dataclass
@@ -31,15 +67,25 @@ class BatchOutcome:
     ambiguous: list[tuple[int, int]] = field(default_factory=list)  # (row_no, number of matching profiles)
 
 
-def plan_for(spec: ImportSpec, database: ProfileDatabase) -> sql.BatchPlan:
+def written_fields(
+    spec: ImportSpec, database: ProfileDatabase, filled: Sequence[str] = ()
+) -> tuple[tuple[str, FieldType], ...]:
+    """The fields a batch writes, with their types: the mapped ones (never profile_id), then the ones
+    ``filled`` by IP location that the mapping does not name."""
     fields = database.all_fields()
-    mapped = tuple((m.field, fields[m.field].type) for m in spec.mapping if m.field != "profile_id")
-    match_column = spec.match_field
-    match_type = FieldType.INT if spec.target.matching.by is MatchBy.PROFILE_ID else fields[match_column].type
+    mapped = [m.field for m in spec.mapping if m.field != "profile_id"]
+    extra = [name for name in dict.fromkeys(filled) if name not in mapped and name in fields]
+    return tuple((name, fields[name].type) for name in (*mapped, *extra))
+
+
+def plan_for(spec: ImportSpec, database: ProfileDatabase, filled: Sequence[str] = ()) -> sql.BatchPlan:
+    match, match_type = match_plan(spec)
+    if spec.target.matching.by is MatchBy.CUSTOM and match.profile_column is not None:
+        match_type = database.all_fields()[match.profile_column].type
     return sql.BatchPlan(
         tables=Tables(database.name),
-        fields=mapped,
-        match_column=match_column,
+        fields=written_fields(spec, database, filled),
+        match=match,
         match_type=match_type,
         mode=spec.target.mode,
         skip_unchanged=spec.prevent_duplication.skip_unchanged,
@@ -73,10 +119,11 @@ class ProfileWriter:
         database: ProfileDatabase,
         *,
         run_id: str,
+        filled_fields: Sequence[str] = (),
     ) -> None:
         self.dialect = dialect
         self.connection = connection
-        self.plan = plan_for(spec, database)
+        self.plan = plan_for(spec, database, filled_fields)
         self.database = database
         self.import_name = spec.name
         self.run_id = run_id
@@ -93,21 +140,35 @@ class ProfileWriter:
             (
                 row.row_no,
                 d.to_db(self._match_type, row.key),
+                row.key2,
                 *(d.to_db(kind, row.values.get(name)) for name, kind in plan.fields),
             )
             for row in rows
         ]
+        subscriptions = [
+            (row.row_no, sub.resource, sub.channel, sub.contact, sub.provider, sub.status)
+            for row in rows
+            for sub in row.subscriptions
+        ]
         cursor = self.connection.cursor()
         try:
             d.begin(cursor, self.database.name)
-            cursor.execute(sql.stage_ddl(d, plan))
-            cursor.execute(sql.clear_stage(d, plan))
+            for statement in (*sql.stage_ddl(d, plan), *sql.clear_stage(d, plan)):
+                cursor.execute(statement)
             d.load_stage(cursor, plan.tables.stage, plan.stage_columns, staged)
+            if subscriptions:
+                d.load_stage(cursor, plan.tables.stage_subs, sql.SUB_STAGE_COLUMNS, subscriptions)
             cursor.execute(sql.match(d, plan))
             cursor.execute(sql.classify(d, plan))
             cursor.execute(sql.update(d, plan), (stamp,))
+            cursor.execute(sql.assign_ids(d, plan))
             cursor.execute(sql.insert(d, plan), (stamp, stamp))
-            cursor.execute(sql.link_created(d, plan))
+            if subscriptions:
+                cursor.execute(sql.link_subscriptions(d, plan))
+                cursor.execute(sql.classify_subscriptions(d, plan))
+                cursor.execute(sql.insert_subscriptions(d, plan), (stamp, stamp, stamp))
+                cursor.execute(sql.update_subscriptions(d, plan), (stamp, stamp))
+                cursor.execute(sql.flag_subscription_changes(d, plan))
             if self.record_events:
                 cursor.execute(sql.record_events(d, plan), (self.import_name, self.run_id, stamp))
             cursor.execute(sql.counts(d, plan))
@@ -115,7 +176,8 @@ class ProfileWriter:
             if outcome.counts.get(sql.AMBIGUOUS):
                 cursor.execute(sql.ambiguous_rows(d, plan))
                 outcome.ambiguous = [(int(r), int(n)) for r, n in cursor.fetchall()]
-            cursor.execute(sql.clear_stage(d, plan))
+            for statement in sql.clear_stage(d, plan):
+                cursor.execute(statement)
             self.connection.commit()
         except BaseException:
             self.connection.rollback()

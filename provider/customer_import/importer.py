@@ -43,7 +43,7 @@ class DuplicateKeyFilter:
         """Split a batch into (kept, skipped, rejected)."""
         by_key: dict[Any, list[Record]] = {}
         for record in records:
-            by_key.setdefault(record.key, []).append(record)
+            by_key.setdefault((record.key, record.key2), []).append(record)
         kept: list[Record] = []
         skipped: list[Record] = []
         rejected: list[Record] = []
@@ -147,7 +147,7 @@ def _write_batch(
                 record.key,
             )
         )
-    outcome = writer.write([StagedRow(r.row_no, r.key, r.values) for r in kept])
+    outcome = writer.write([StagedRow(r.row_no, r.key, r.values, r.subscriptions, r.key2) for r in kept])
     report.created += outcome.counts.get(batch_sql.CREATE, 0)
     report.updated += outcome.counts.get(batch_sql.UPDATE, 0)
     report.unchanged += outcome.counts.get(batch_sql.UNCHANGED, 0)

@@ -167,3 +167,16 @@ def test_a_missing_configured_mmdb_fails_the_run_before_anything_is_written(
     with open_store("store") as (dialect, connection):  # the run stopped before the store was touched
         ensure_schema(dialect, connection, DATABASE)
     assert stored() == {}
+
+
+def test_an_address_without_a_location_never_erases_stored_geo_fields(
+    store: str, source: Callable[[list[tuple[Any, ...]]], None], mmdb: Path
+) -> None:
+    source([("bob@example.com", "5.9.8.7", None, None)])
+    run(make_spec({"mmdb": str(mmdb)}, [("email", "email"), ("ip", "ip")]))
+    located = stored()["bob@example.com"]
+    assert located[0] == "DE"
+    source([("bob@example.com", "10.0.0.1", None, None)])  # a private address: no location
+    report = run(make_spec({"mmdb": str(mmdb)}, [("email", "email"), ("ip", "ip")]))
+    assert report["summary"]["updated"] == 1  # the ip itself changed
+    assert stored()["bob@example.com"] == located

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from customer_import.exceptions import CustomerImportError
 from customer_import.mapping.coerce import Coercer, make_coercer
-from customer_import.mapping.errors import EMPTY_MATCH_KEY, Rejection, ValueRejected
+from customer_import.mapping.errors import EMPTY_MATCH_KEY, INVALID_STATUS, Rejection, ValueRejected
 from customer_import.spec.database import FieldDef, ProfileDatabase
-from customer_import.spec.import_spec import ImportSpec
-from customer_import.spec.vocab import FieldType
+from customer_import.spec.import_spec import PHONE_CHANNELS, ImportSpec, Subscription
+from customer_import.spec.vocab import FieldType, MatchBy, SubscriptionStatus
 
 if TYPE_CHECKING:
     from customer_import.geo.locator import GeoLocator
@@ -22,11 +22,43 @@ class MissingColumnsError(CustomerImportError):
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionValue:
+    """One subscription of a row, normalised: its contact (push: token), provider and status."""
+
+    resource: str
+    channel: str
+    contact: str
+    status: str
+    provider: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     row_no: int
     cursor: Any
     key: Any
     values: dict[str, Any]
+    subscriptions: tuple[SubscriptionValue, ...] = ()
+    key2: str | None = None  # push: the provider
+
+
+_STATUSES = {status.value: status.value for status in SubscriptionStatus}
+_TEXT = FieldDef(type=FieldType.STRING)
+
+
+def _contact_type(channel: str) -> FieldType:
+    if channel == "email":
+        return FieldType.EMAIL
+    return FieldType.PHONE if channel in PHONE_CHANNELS else FieldType.STRING
+
+
+@dataclass(frozen=True, slots=True)
+class _SubscriptionReader:
+    spec: Subscription
+    contact: int
+    coerce: Callable[[Any], Any]
+    status: int | None  # the status column's index (None: the fixed status)
+    provider: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +109,53 @@ class RowMapper:
             self._cursor_index = _find(columns, spec.source.cursor.column)
             if self._cursor_index is None:
                 missing.append(spec.source.cursor.column)
+        phone_item = spec.mapped("phone")
+        self._subscriptions: list[_SubscriptionReader] = []
+        for subscription in spec.subscriptions:
+            names = [
+                c
+                for c in (subscription.column, subscription.status_column, subscription.provider_column)
+                if c
+            ]
+            absent = [c for c in names if _find(columns, c) is None]
+            if absent:
+                missing += absent
+                continue
+            kind = _contact_type(str(subscription.channel))
+            self._subscriptions.append(
+                _SubscriptionReader(
+                    subscription,
+                    _find(columns, subscription.column) or 0,
+                    make_coercer(FieldDef(type=kind), phone_item if kind is FieldType.PHONE else None, tz),
+                    _find(columns, subscription.status_column) if subscription.status_column else None,
+                    _find(columns, subscription.provider_column) if subscription.provider_column else None,
+                )
+            )
+        # The matching key: a mapped field, or (email/phone/push by subscription) a column of its own.
+        self._match_field = spec.match_field
+        self._match_column = spec.key_column() or ""
+        self._key_index: int | None = None
+        self._key2_index: int | None = None
+        self._key_from_values = spec.mapped(self._match_field) is not None
+        if not self._key_from_values:
+            self._key_index = _find(columns, self._match_column)
+            if self._key_index is None:
+                missing.append(self._match_column)
+            kind = {"email": FieldType.EMAIL, "phone": FieldType.PHONE}.get(
+                self._match_field, FieldType.STRING
+            )
+            self._key_coerce = make_coercer(FieldDef(type=kind), phone_item, tz)
+        if spec.target.matching.by is MatchBy.PUSH_SUBSCRIPTION:
+            assert spec.target.matching.provider_column is not None
+            self._key2_index = _find(columns, spec.target.matching.provider_column)
+            if self._key2_index is None:
+                missing.append(spec.target.matching.provider_column)
+            self._text = make_coercer(_TEXT, None, tz)
         if missing:
             raise MissingColumnsError(
                 f"import {spec.name!r}: the query result has no column(s) {', '.join(sorted(set(missing)))}; "
                 f"it has: {', '.join(columns)}"
             )
-        self._match_field = spec.match_field
-        self._match_column = next(c.column for c in self._columns if c.field == self._match_field)
         self._locator = locator
         self._geo: list[tuple[str, Coercer]] = []
         if locator is not None:
@@ -113,21 +185,82 @@ class RowMapper:
             if len(problems) > 1:
                 message += " (also: " + ", ".join(f"{c.column}: {e.code}" for c, e, _ in problems[1:]) + ")"
             return Rejection(row_no, cursor, bad.column, first.code, message, raw_value)
-        key = (
-            values.pop("profile_id", None) if self._match_field == "profile_id" else values[self._match_field]
-        )
-        if key is None:
+        subscriptions = self._read_subscriptions(row, row_no, cursor)
+        if isinstance(subscriptions, Rejection):
+            return subscriptions
+        key, key2, raw_key = self._read_key(row, values)
+        if isinstance(key, Rejection):
+            return Rejection(row_no, cursor, key.column, key.code, key.message, key.value)
+        if key is None or (self._key2_index is not None and key2 is None):
             return Rejection(
                 row_no,
                 cursor,
                 self._match_column,
                 EMPTY_MATCH_KEY,
                 f"the matching value ({self._match_field}) is empty; the row cannot be matched",
-                row[_find_index(self._columns, self._match_field)],
+                raw_key,
             )
         if self._geo:
             self._locate(values)
-        return Record(row_no, cursor, key, values)
+        return Record(row_no, cursor, key, values, subscriptions, key2)
+
+    def _read_key(self, row: Sequence[Any], values: dict[str, Any]) -> tuple[Any, str | None, Any]:
+        """(key, key2, raw key); a key that cannot be read is returned as a Rejection in first place."""
+        if self._key_from_values:
+            field = self._match_field
+            key = values.pop(field, None) if field == "profile_id" else values[field]
+            raw = row[_find_index(self._columns, self._match_field)]
+        else:
+            assert self._key_index is not None
+            raw = row[self._key_index]
+            try:
+                key = self._key_coerce(raw)
+            except ValueRejected as exc:
+                return Rejection(0, None, self._match_column, exc.code, exc.message, raw), None, raw
+        key2 = None
+        if self._key2_index is not None:
+            try:
+                key2 = self._text(row[self._key2_index])
+            except ValueRejected as exc:
+                return Rejection(0, None, self._match_column, exc.code, exc.message, raw), None, raw
+        return key, key2, raw
+
+    def _read_subscriptions(
+        self, row: Sequence[Any], row_no: int, cursor: Any
+    ) -> tuple[SubscriptionValue, ...] | Rejection:
+        """The row's subscriptions; an empty contact subscribes nothing, a bad one rejects the row."""
+        out = []
+        for reader in self._subscriptions:
+            spec = reader.spec
+            raw = row[reader.contact]
+            try:
+                contact = reader.coerce(raw)
+            except ValueRejected as exc:
+                return Rejection(row_no, cursor, spec.column, exc.code, exc.message, raw)
+            if contact is None:
+                continue
+            status = spec.status.value if spec.status is not None else None
+            if reader.status is not None:
+                raw_status = row[reader.status]
+                status = _STATUSES.get(str(raw_status).strip().lower()) if raw_status is not None else None
+                if status is None:
+                    allowed = ", ".join(_STATUSES)
+                    return Rejection(
+                        row_no,
+                        cursor,
+                        spec.status_column,
+                        INVALID_STATUS,
+                        f"{raw_status!r} is not a subscription status ({allowed})",
+                        raw_status,
+                    )
+            provider = None
+            if reader.provider is not None:
+                provider = str(row[reader.provider]).strip() if row[reader.provider] is not None else ""
+                if not provider:
+                    continue  # a push token without its provider cannot be used
+            assert status is not None
+            out.append(SubscriptionValue(spec.resource, str(spec.channel), str(contact), status, provider))
+        return tuple(out)
 
     def _locate(self, values: dict[str, Any]) -> None:
         """Fill the geo fields from the location of the record's ip, else its registration_ip."""

@@ -1,4 +1,4 @@
-"""Checks of a spec that need its profile database, and "not supported yet" for keys not built yet.
+"""Checks of a spec that need its profile database (fields, matching, subscriptions, schedule, query).
 
 Each check yields ``(yaml_path, message)``; the loader adds file and line.
 """
@@ -10,17 +10,15 @@ from collections.abc import Iterator
 
 from customer_import.sources.query import check_query
 from customer_import.spec.database import ProfileDatabase
-from customer_import.spec.import_spec import ImportSpec
+from customer_import.spec.import_spec import PHONE_CHANNELS, ImportSpec
 from customer_import.spec.problems import Loc
-from customer_import.spec.vocab import SUPPORTED_MATCH_BY, FieldType, ImportMode, MatchBy
-
-NOT_SUPPORTED = "is not supported yet"
+from customer_import.spec.vocab import FieldType, ImportMode, MatchBy
 
 
 def check_spec_against_database(spec: ImportSpec, database: ProfileDatabase) -> list[tuple[Loc, str]]:
     return [
-        *_not_supported_yet(spec),
         *_check_matching(spec, database),
+        *_check_subscriptions(spec, database),
         *_check_mapping(spec, database),
         *_check_ip_location(spec),
         *_check_schedule(spec),
@@ -44,17 +42,6 @@ def spec_warnings(spec: ImportSpec, dialect: str | None = None) -> list[tuple[Lo
     return []
 
 
-def _not_supported_yet(spec: ImportSpec) -> Iterator[tuple[Loc, str]]:
-    if spec.target.matching.by not in SUPPORTED_MATCH_BY:
-        supported = ", ".join(sorted(m.value for m in SUPPORTED_MATCH_BY))
-        yield (
-            ("target", "matching", "by"),
-            f"matching by {spec.target.matching.by.value!r} {NOT_SUPPORTED} (supported now: {supported})",
-        )
-    if spec.subscriptions:
-        yield ("subscriptions",), f"subscriptions {NOT_SUPPORTED}; remove the key"
-
-
 def _check_matching(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tuple[Loc, str]]:
     matching = spec.target.matching
     if matching.by is MatchBy.PROFILE_ID and spec.target.mode is not ImportMode.UPDATE_ONLY:
@@ -74,8 +61,61 @@ def _check_matching(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tup
                 ("target", "matching", "field"),
                 f"custom field {matching.field!r} must be declared unique: true to match on it",
             )
-    if matching.by in SUPPORTED_MATCH_BY and spec.mapped(spec.match_field) is None:
-        yield ("mapping",), f"matching by {matching.by.value} needs a mapping for field {spec.match_field!r}"
+    if spec.key_column() is None:
+        where = " or a subscription on an email channel" if spec.match_field == "email" else ""
+        where = (
+            " or a subscription on an sms, whatsapp or viber channel"
+            if spec.match_field == "phone"
+            else where
+        )
+        yield (
+            ("mapping",),
+            f"matching by {matching.by.value} needs a mapping for field {spec.match_field!r}{where}",
+        )
+    creates = spec.target.mode is not ImportMode.UPDATE_ONLY
+    by_subscription = {
+        MatchBy.EMAIL_SUBSCRIPTION: ("email",),
+        MatchBy.PHONE_SUBSCRIPTION: PHONE_CHANNELS,
+        MatchBy.PUSH_SUBSCRIPTION: ("push",),
+    }.get(matching.by)
+    if creates and by_subscription is not None:
+        key = spec.key_column()
+        if not any(s.channel in by_subscription and s.column == key for s in spec.subscriptions):
+            yield (
+                ("target", "matching", "by"),
+                f"matching by {matching.by.value} in mode {spec.target.mode.value} creates profiles; without a "
+                f"subscription on {'/'.join(by_subscription)} from column {key!r} they could never be matched "
+                "again (add that subscription, or use mode update_only)",
+            )
+
+
+def _check_subscriptions(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tuple[Loc, str]]:
+    seen: set[tuple[str, str, str]] = set()
+    for index, subscription in enumerate(spec.subscriptions):
+        loc: Loc = ("subscriptions", index)
+        resource = database.resources.get(subscription.resource)
+        if resource is None:
+            known = ", ".join(sorted(database.resources)) or "none declared"
+            yield (
+                (*loc, "resource"),
+                (
+                    f"{subscription.resource!r} is not a resource of database {database.name!r} (known: {known})"
+                ),
+            )
+            continue
+        channels = [str(c) for c in resource.channels]
+        if str(subscription.channel) not in channels:
+            yield (
+                (*loc, "channel"),
+                (
+                    f"resource {subscription.resource!r} has no channel {str(subscription.channel)!r} "
+                    f"(its channels: {', '.join(channels)})"
+                ),
+            )
+        key = (subscription.resource, str(subscription.channel), subscription.column)
+        if key in seen:
+            yield loc, "the same resource, channel and column are subscribed twice"
+        seen.add(key)
 
 
 def _check_mapping(spec: ImportSpec, database: ProfileDatabase) -> Iterator[tuple[Loc, str]]:

@@ -14,6 +14,7 @@ from customer_import.spec.schedule import ManualPlan, Schedule
 from customer_import.spec.vocab import Channel, DuplicateKeys, ImportMode, MatchBy, SubscriptionStatus
 
 LAST_ITEM = "{lastItem}"
+PHONE_CHANNELS = ("sms", "whatsapp", "viber")  # channels whose contact is a phone number
 
 
 class _Strict(BaseModel):
@@ -155,14 +156,21 @@ class Reports(_Strict):
 
 
 class Subscription(_Strict):
-    resource: str
-    channel: Channel | str
-    column: str
-    status: SubscriptionStatus | None = None
-    status_column: str | None = None
+    resource: str = Field(description="A resource of the profile database.")
+    channel: Channel | str = Field(description="A channel of that resource (standard or declared on it).")
+    column: str = Field(description="The column holding the contact (email, phone, id; push: the token).")
+    status: SubscriptionStatus | None = Field(None, description="The status every row gets.")
+    status_column: str | None = Field(None, description="A column holding each row's status.")
+    provider_column: str | None = Field(None, description="Push only: the column holding the push provider.")
 
     @model_validator(mode="after")
     def _check_status(self) -> Subscription:
+        if (self.channel == Channel.PUSH) != (self.provider_column is not None):
+            raise error_at(
+                "a push subscription needs 'provider_column' (its contact is provider + token); other channels "
+                "have no provider",
+                "provider_column",
+            )
         if (self.status is None) == (self.status_column is None):
             raise ValueError("a subscription needs exactly one of 'status' and 'status_column'")
         return self
@@ -219,6 +227,21 @@ class ImportSpec(_Strict):
             MatchBy.PROFILE_ID: "profile_id",
             MatchBy.PUSH_SUBSCRIPTION: "push",
         }[by]
+
+    def key_column(self) -> str | None:
+        """The source column whose value is the matching key (push: the token column).
+
+        Email and phone matching read the mapped email/phone field, or, where it is not mapped, the contact
+        column of the first subscription on an email / phone channel.
+        """
+        matching = self.target.matching
+        if matching.by is MatchBy.PUSH_SUBSCRIPTION:
+            return matching.token_column
+        item = self.mapped(self.match_field)
+        if item is not None:
+            return item.column
+        channels = {"email": ("email",), "phone": PHONE_CHANNELS}.get(self.match_field, ())
+        return next((s.column for s in self.subscriptions if s.channel in channels), None)
 
     @property
     def variable_key(self) -> str:

@@ -23,10 +23,8 @@ class MatchBy(StrEnum):
     CUSTOM = "custom"
 
 
-# Matching modes this release implements; the others are rejected at validation with "not supported yet".
-SUPPORTED_MATCH_BY = frozenset(
-    {MatchBy.EMAIL_PROFILE, MatchBy.PHONE_PROFILE, MatchBy.PROFILE_ID, MatchBy.CUSTOM}
-)
+# Matching modes this release implements (all of them).
+SUPPORTED_MATCH_BY = frozenset(MatchBy)
 
 
 class FieldType(StrEnum):

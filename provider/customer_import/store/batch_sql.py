@@ -44,6 +44,8 @@ class BatchPlan:
     mode: ImportMode
     skip_unchanged: bool
     keep_existing_on_empty: bool
+    # Fields filled by IP location: an address without a location never erases a stored value.
+    keep_when_empty: frozenset[str] = frozenset()
 
     @property
     def stage_columns(self) -> tuple[str, ...]:
@@ -122,7 +124,7 @@ def _new_value(
 ) -> str:
     """The value a field gets on update (an empty source value keeps the stored one if asked)."""
     column = dialect.quote(name)
-    if plan.keep_existing_on_empty:
+    if plan.keep_existing_on_empty or name in plan.keep_when_empty:
         return f"COALESCE({stage_alias}.{column}, {profile_alias}.{column})"
     return f"{stage_alias}.{column}"
 

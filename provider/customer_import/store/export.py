@@ -17,6 +17,31 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def _subscriptions_of(
+    connection: Any, dialect: StoreDialect, database_name: str, profile_ids: list[Any]
+) -> dict[Any, list[dict[str, Any]]]:
+    """The subscriptions of some profiles (one query per chunk of profiles, on its own cursor)."""
+    table = dialect.quote(Tables(database_name).subscriptions)
+    marks = ", ".join([dialect.param] * len(profile_ids))
+    cursor = connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT profile_id, resource, channel, contact, provider, status, status_changed_at FROM {table} "
+            f"WHERE profile_id IN ({marks}) ORDER BY profile_id, resource, channel, contact",
+            profile_ids,
+        )
+        out: dict[Any, list[dict[str, Any]]] = {}
+        for profile_id, resource, channel, contact, provider, status, changed in cursor.fetchall():
+            entry = {"resource": resource, "channel": channel, "contact": contact, "status": status}
+            if provider is not None:
+                entry["provider"] = provider
+            entry["status_changed_at"] = _json_ready(changed)
+            out.setdefault(profile_id, []).append(entry)
+        return out
+    finally:
+        cursor.close()
+
+
 def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) -> Iterator[dict[str, Any]]:
     """Every profile, ordered by profile_id, with each field ever declared and its subscriptions."""
     cursor = connection.cursor()
@@ -30,6 +55,7 @@ def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) ->
             f"SELECT {columns} FROM {dialect.quote(Tables(database_name).profiles)} ORDER BY profile_id"
         )
         while rows := cursor.fetchmany(1000):
+            subscriptions = _subscriptions_of(connection, dialect, database_name, [row[0] for row in rows])
             for row in rows:
                 fields = {
                     name: _json_ready(dialect.from_db(types[name], value))
@@ -43,7 +69,7 @@ def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) ->
                     "created_at": _json_ready(row[1]),
                     "updated_at": _json_ready(row[2]),
                     "fields": fields,
-                    "subscriptions": [],
+                    "subscriptions": subscriptions.get(row[0], []),
                 }
     finally:
         cursor.close()

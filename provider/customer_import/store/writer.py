@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from customer_import.mapping.mapper import SubscriptionValue
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import FieldType, MatchBy
@@ -17,24 +18,13 @@ from customer_import.store.tables import Tables
 
 
 @dataclass(frozen=True, slots=True)
-class StagedSubscription:
-    """A subscription of a row: resource, channel, normalised contact (push: token), provider, status."""
-
-    resource: str
-    channel: str
-    contact: str
-    status: str
-    provider: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StagedRow:
     """A mapped row ready to write: its run row number, normalised matching key and field values."""
 
     row_no: int
     key: Any
     values: dict[str, Any]
-    subscriptions: tuple[StagedSubscription, ...] = ()
+    subscriptions: tuple[SubscriptionValue, ...] = ()
     key2: str | None = None  # the push provider, when matching by push_subscription
 
 
@@ -90,6 +80,7 @@ def plan_for(spec: ImportSpec, database: ProfileDatabase, filled: Sequence[str] 
         mode=spec.target.mode,
         skip_unchanged=spec.prevent_duplication.skip_unchanged,
         keep_existing_on_empty=spec.prevent_duplication.keep_existing_on_empty,
+        keep_when_empty=frozenset(filled) - {m.field for m in spec.mapping},
     )
 
 

@@ -350,3 +350,4 @@ def test_unreachable_is_transient_and_bad_login_is_fatal(
             list(extract_part(dialect, "down", "SELECT 1 AS x", None, 10))
         assert caught.value.fatal is fatal, str(caught.value)
         assert "source connection 'down'" in str(caught.value)
+        assert "secret-pw-123" not in str(caught.value)

@@ -158,3 +158,10 @@ def test_oracle_lobs_are_read() -> None:
 )
 def test_fatal_or_transient(conn_type: str, message: str, fatal: bool) -> None:
     assert source_dialect_for(conn_type).is_fatal(RuntimeError(message)) is fatal
+
+
+def test_a_password_echoed_by_a_driver_is_scrubbed_from_the_message() -> None:
+    from customer_import.operators.import_profiles import _scrub
+
+    assert _scrub("login failed for crm:s3cret@db", "s3cret") == "login failed for crm:***@db"
+    assert _scrub("no secret here", None) == "no secret here"

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
 bash scripts/services.sh || { [ "${CI:-}" = true ] && exit 1; echo "warning: services incomplete; their tests skip"; }
-.venv/bin/ruff check provider tests dags scripts
-.venv/bin/ruff format --check provider tests dags scripts
+.venv/bin/ruff check provider tests dags scripts benchmarks
+.venv/bin/ruff format --check provider tests dags scripts benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -178,3 +178,49 @@ def test_run_immediately_dag_is_serialised_by_airflow_and_runs(project: Any, sql
     assert state == "success"
     assert report is not None
     assert report["summary"]["read"] == 50
+
+
+def test_connections_added_with_airflows_cli_serve_the_dag_and_the_export_command(
+    project: Any, tmp_path: Path
+) -> None:
+    """As a user would: `airflow connections add` (stored in the metadata DB, no AIRFLOW_CONN_ variables)."""
+    import json
+    import os
+
+    demo_source(tmp_path / "crm.db", rows=120)
+    store = tmp_path / "store.db"
+    airflow = [sys.executable, "-m", "airflow", "connections"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    for conn_id in ("crm_src", "profile_store_default"):
+        subprocess.run([*airflow, "delete", conn_id], env=env, capture_output=True, check=False)
+    subprocess.run(
+        [*airflow, "add", "crm_src", "--conn-uri", f"sqlite:///{tmp_path / 'crm.db'}"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*airflow, "add", "profile_store_default", "--conn-type", "sqlite", "--conn-host", str(store)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        project(crm_spec())
+        state, report = run_dag("crm")
+        assert state == "success"
+        assert report is not None
+        created = report["summary"]["created"]
+        assert len(stored(store)) == created > 0
+        command = Path(sys.executable).parent / "customer-import"
+        done = subprocess.run(
+            [str(command), "profiles", "export", "--database", "customers"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert len([json.loads(line) for line in done.stdout.splitlines()]) == created
+    finally:
+        for conn_id in ("crm_src", "profile_store_default"):
+            subprocess.run([*airflow, "delete", conn_id], env=env, capture_output=True, check=False)

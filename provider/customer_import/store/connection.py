@@ -14,36 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from customer_import.config import embedded_store_path
+from customer_import.hooks.connections import find_connection
 from customer_import.store.dialects import StoreDialect, store_dialect_for
 
 log = logging.getLogger(__name__)
 DEFAULT_CONN_ID = "profile_store_default"
 
 
-def _find_connection(conn_id: str) -> Any | None:
-    from airflow.sdk import BaseHook
-
-    try:
-        return BaseHook.get_connection(conn_id)
-    except Exception as exc:  # the SDK and core raise different "not found" types
-        if (
-            "isn't defined" in str(exc)
-            or "not found" in str(exc).lower()
-            or type(exc).__name__
-            in (
-                "AirflowNotFoundException",
-                "AirflowRuntimeError",
-            )
-        ):
-            return None
-        raise
-
-
 @contextmanager
 def open_store(conn_id: str | None = None) -> Iterator[tuple[StoreDialect, Any]]:
     """Yield ``(dialect, DB-API connection)``; the caller commits; the connection is closed after."""
     conn_id = conn_id or DEFAULT_CONN_ID
-    connection = _find_connection(conn_id)
+    connection = find_connection(conn_id)
     if connection is None:
         if conn_id != DEFAULT_CONN_ID:
             raise LookupError(f"the Airflow connection {conn_id!r} is not defined")

@@ -46,7 +46,13 @@ def iter_profiles(dialect: StoreDialect, connection: Any, database_name: str) ->
     """Every profile, ordered by profile_id, with each field ever declared and its subscriptions."""
     cursor = connection.cursor()
     try:
-        types = stored_field_types(cursor, dialect, database_name)
+        try:
+            types = stored_field_types(cursor, dialect, database_name)
+        except Exception as error:  # no import has created the store's tables yet
+            connection.rollback()
+            raise LookupError(
+                f"the store has no profile database {database_name!r} (no import has run yet)"
+            ) from error
         if not types:
             raise LookupError(f"the store has no profile database {database_name!r} (no import has run yet)")
         names = list(types)

@@ -25,7 +25,7 @@ FAB_AUTH_MANAGER = "FabAuthManager"
 
 def profiles_asset(database: str) -> Asset:
     """The asset a run updates; trigger campaigns schedule on it (``customer_profiles/<database>``)."""
-    return Asset(name=f"customer_profiles/{database}", uri=f"customer-profiles://{database}")
+    return Asset(f"customer_profiles/{database}")  # name and URI alike, as a downstream DAG writes it
 
 
 class InvalidSpecs(DAG):

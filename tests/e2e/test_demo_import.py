@@ -224,3 +224,35 @@ def test_connections_added_with_airflows_cli_serve_the_dag_and_the_export_comman
     finally:
         for conn_id in ("crm_src", "profile_store_default"):
             subprocess.run([*airflow, "delete", conn_id], env=env, capture_output=True, check=False)
+
+
+def _asset_events(name: str) -> list[dict[str, Any]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = (
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == name)
+        )
+        return [dict(extra or {}) for extra in session.scalars(query)]
+
+
+def test_a_run_emits_an_asset_event_with_its_counts_unless_triggers_are_suppressed(
+    project: Any, sqlite_conn: Any
+) -> None:
+    demo_source(sqlite_conn("crm_src"), rows=40)
+    sqlite_conn("profile_store_default")
+    uri = "customer_profiles/customers"
+    before = len(_asset_events(uri))
+    project(crm_spec("loud"), crm_spec("quiet", target={**crm_spec()["target"], "suppress_triggers": True}))
+    assert run_dag("loud")[0] == "success"
+    events = _asset_events(uri)
+    assert len(events) == before + 1
+    assert events[-1]["import_name"] == "loud"
+    assert events[-1]["read"] == 40
+    assert events[-1]["created"] + events[-1]["failed"] == 40
+    assert run_dag("quiet")[0] == "success"
+    assert len(_asset_events(uri)) == before + 1  # suppress_triggers: no asset event

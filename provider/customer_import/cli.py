@@ -1,12 +1,15 @@
-"""The ``customer-import`` command: validate, profiles export, json-schema."""
+"""The ``customer-import`` command: validate, preview, profiles export, json-schema."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from customer_import import config
 from customer_import.spec.loader import is_spec_document, load_project, yaml_files
@@ -69,6 +72,51 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+@contextmanager
+def _logs_to_stderr() -> Iterator[TextIO]:
+    """Airflow's loggers write to standard output: send them to standard error meanwhile, and yield the
+    real standard output for the command's own result (JSON must not be mixed with log lines)."""
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    try:
+        yield out
+    finally:
+        out.flush()
+        sys.stdout.flush()
+        os.dup2(out.fileno(), 1)
+        out.close()
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from customer_import.preview import format_preview, preview
+
+    spec_path = Path(args.spec)
+    if not spec_path.is_file():
+        print(f"{args.spec}: no such file", file=sys.stderr)
+        return 1
+    databases = yaml_files(config.databases_folder())
+    nearest = _nearest_databases_folder(spec_path)
+    if nearest is not None:
+        known = {p.resolve() for p in databases}
+        databases += [p for p in yaml_files(nearest) if p.resolve() not in known]
+    project = load_project([spec_path], databases, root=Path.cwd())
+    if project.problems or not project.specs:
+        for problem in project.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    loaded = next(iter(project.specs.values()))
+    with _logs_to_stderr() as out:
+        result = preview(loaded.model, project.databases[loaded.model.target.database].model, limit=args.rows)
+        if args.json:
+            out.write(json.dumps(asdict(result), default=str, ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.write(format_preview(result) + "\n")
+    return 0
+
+
 def cmd_json_schema(args: argparse.Namespace) -> int:
     from customer_import.spec.schema import spec_json_schema
 
@@ -80,8 +128,7 @@ def cmd_profiles_export(args: argparse.Namespace) -> int:
     from customer_import.store.connection import open_store
     from customer_import.store.export import iter_profiles
 
-    out = sys.stdout
-    with open_store(args.conn_id) as (dialect, connection):
+    with _logs_to_stderr() as out, open_store(args.conn_id) as (dialect, connection):
         try:
             for profile in iter_profiles(dialect, connection, args.database):
                 out.write(json.dumps(profile, ensure_ascii=False, default=str) + "\n")
@@ -98,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="*", help="spec / database files or folders (default: the specs folder)"
     )
     validate.set_defaults(func=cmd_validate)
+    show = commands.add_parser(
+        "preview", help="run a spec's query once (read-only) and show what the mapping makes of it"
+    )
+    show.add_argument("spec", help="the spec file")
+    show.add_argument("--rows", type=int, default=1, help="rows to read (the first one is shown; default 1)")
+    show.add_argument("--json", action="store_true", help="print the preview as JSON")
+    show.set_defaults(func=cmd_preview)
     schema = commands.add_parser("json-schema", help="print the JSON Schema of the import spec")
     schema.add_argument("--kind", choices=["spec", "database"], default="spec")
     schema.set_defaults(func=cmd_json_schema)

@@ -256,3 +256,31 @@ def test_a_run_emits_an_asset_event_with_its_counts_unless_triggers_are_suppress
     assert events[-1]["created"] + events[-1]["failed"] == 40
     assert run_dag("quiet")[0] == "success"
     assert len(_asset_events(uri)) == before + 1  # suppress_triggers: no asset event
+
+
+def test_preview_shows_each_mapped_columns_first_value_and_writes_nothing(
+    project: Any, sqlite_conn: Any
+) -> None:
+    import json
+    import os
+
+    demo_source(sqlite_conn("crm_src"), rows=30)
+    store = sqlite_conn("profile_store_default")
+    specs = project(crm_spec())
+    set_variable("customer_import.crm.last_item", "1")  # the preview starts where a run would
+    command = [str(Path(sys.executable).parent / "customer-import"), "preview", str(specs / "crm.yaml")]
+    done = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, env=os.environ.copy(), check=True
+    )
+    result = json.loads(done.stdout)
+    assert result["cursor"] == 1
+    assert result["cursor_from"] == "variable"
+    columns = {c["column"]: c for c in result["columns"]}
+    assert columns["id"]["first_value"] == 2
+    assert columns["id"]["mapped"] == 2
+    assert columns["email"]["mapped"] == columns["email"]["first_value"].lower()
+    text = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=True).stdout
+    assert "nothing written" in text
+    assert "crm_id" in text
+    assert not store.exists()  # read-only: not even the store was opened
+    assert variable("customer_import.crm.last_item") == "1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +36,7 @@ def _source_errors(dialect: SourceDialect, conn_id: str, doing: str) -> Iterator
 
 def extract_part(
     dialect: SourceDialect, conn_id: str, query: str, last_item: Any, batch_size: int
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """Yield the rows of one query execution in batches of at most ``batch_size`` (``fetchmany``)."""
     problems = check_query(query, dialect.sqlglot_dialect)
     if problems:

@@ -21,6 +21,7 @@ imports under cProfile and prints the top functions by cumulative time. See benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
@@ -55,6 +56,7 @@ DEFAULT_ADMIN_DSN = os.environ.get(
 )
 SOURCE_CONN_ID = "bench_source"
 STORE_CONN_ID = "profile_store_default"
+OPTIONS: dict[str, Any] = {"mapping_workers": 0}  # set from the command line
 MB = 1024 * 1024
 
 # The issue's targets ("The profile store at full speed", item 5).
@@ -236,7 +238,8 @@ class Databases:
 
 
 class RssSampler:
-    """The peak resident set size of this process while the block runs, sampled every ``interval`` s."""
+    """The peak resident set size of this process and its children (mapping workers) while the block
+    runs, sampled every ``interval`` s."""
 
     def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
@@ -245,9 +248,16 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
 
+    def _rss(self) -> int:
+        total = int(self.process.memory_info().rss)
+        for child in self.process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a worker that just ended
+                total += int(child.memory_info().rss)
+        return total
+
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
 
     def __enter__(self) -> RssSampler:
         self.before = self.peak = self.process.memory_info().rss
@@ -257,7 +267,7 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
 
 def statement_label(query: object) -> str:
@@ -538,6 +548,7 @@ def run_ours(
         "run_id": f"benchmark-{uuid.uuid4().hex[:8]}",
         "batch_size": batch_size,
         "store_conn_id": STORE_CONN_ID,
+        "mapping_workers": OPTIONS["mapping_workers"],
     }
     with RssSampler() as rss, timer or nullcontext():
         start = time.perf_counter()
@@ -792,6 +803,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dlt", action="store_true", help="also load with dlt (only if dlt is installed)")
     parser.add_argument("--pg", default=DEFAULT_ADMIN_DSN, help="admin DSN of the PostgreSQL server")
     parser.add_argument("--verbose", action="store_true", help="show the importer's per-batch log lines")
+    parser.add_argument(
+        "--mapping-workers",
+        type=int,
+        default=0,
+        help="[customer_import] mapping_workers for our import: processes mapping batches while it writes (default 0)",
+    )
     args = parser.parse_args(argv)
     if args.rows < 100 or args.batch_size < 1:
         parser.error("--rows must be at least 100 and --batch-size at least 1")
@@ -800,6 +817,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    OPTIONS["mapping_workers"] = args.mapping_workers
     results = Results(rows=args.rows, batch_size=args.batch_size, server=server_description(args.pg))
     profiles = results.profiles if args.profile else None
     with (

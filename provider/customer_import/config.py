@@ -67,3 +67,10 @@ def ip_location_mmdb() -> Path | None:
     empty (the default): a country-level database shipped with the provider's dependencies."""
     value = _option("ip_location_mmdb")
     return Path(value).expanduser() if value else None
+
+
+def mapping_workers() -> int:
+    """``[customer_import] mapping_workers``: processes that map batches while the task reads and writes
+    (0, the default: map in the task process)."""
+    value = _option("mapping_workers")
+    return int(value) if value else 0

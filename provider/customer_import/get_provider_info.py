@@ -56,6 +56,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "50000",
                         "default": "10000",
                     },
+                    "mapping_workers": {
+                        "description": "Processes that map and validate batches while the task reads and "
+                        "writes (0: in the task process).",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "1",
+                        "default": "0",
+                    },
                     "retries": {
                         "description": "Retries of an import task after a transient failure.",
                         "version_added": "0.1.0",

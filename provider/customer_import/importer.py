@@ -7,13 +7,14 @@ Nothing here knows Airflow beyond the cursor state it is given: the operator sup
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 from customer_import.cursor import CursorState, advance
 from customer_import.geo.locator import fields_to_fill, locator_for
+from customer_import.mapping.batches import Mapped, batch_mapper
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
-from customer_import.mapping.mapper import Record, RowMapper
+from customer_import.mapping.mapper import Record
 from customer_import.report import CONTACT_FIELDS, RunReport
 from customer_import.sources.dialects import SourceDialect
 from customer_import.sources.extract import extract_part
@@ -77,6 +78,7 @@ def run_import(
     run_id: str,
     batch_size: int,
     store_conn_id: str | None = None,
+    mapping_workers: int = 0,
 ) -> RunReport:
     """Run one import; the report is complete even when the run is to be failed by max_error_rate."""
     report = RunReport(
@@ -89,51 +91,85 @@ def run_import(
     report.cursor_before = report.cursor_after = last_item
     locator = locator_for(spec)  # once per run, before anything is written: a missing file fails here
     filled = fields_to_fill(spec, database, locator.fields) if locator is not None else ()
-    with open_store(store_conn_id) as (store_dialect, connection):
-        report.schema_changes = [c.description for c in ensure_schema(store_dialect, connection, database)]
-        writer = ProfileWriter(store_dialect, connection, spec, database, run_id=run_id, filled_fields=filled)
-        while True:
-            before_part = last_item
-            read_in_part = 0
-            mapper: RowMapper | None = None
-            duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
-            report.parts += 1
-            for batch in extract_part(source, spec.source.conn_id, query, last_item, batch_size):
-                mapper = mapper or RowMapper(spec, database, batch.columns, locator=locator)
-                first_row = report.read + 1
-                report.read += len(batch.rows)
-                read_in_part += len(batch.rows)
-                report.batches += 1
-                _write_batch(report, writer, mapper, duplicates, batch.rows, first_row, spec.match_field)
-                if spec.source.cursor is not None:
-                    last_item = advance(last_item, [mapper.cursor_value(row) for row in batch.rows])
-                    cursor_state.save(last_item)
-                    report.cursor_after = last_item
-                log.info("batch %d committed: %s", report.batches, report.summary_line())
-            if not spec.source.drain or read_in_part == 0:
-                break
-            if last_item == before_part:
-                log.info("the cursor did not advance in this part (%r); draining stops", last_item)
-                break
+    mapper = batch_mapper(spec, database, locator, mapping_workers)
+    try:
+        with open_store(store_conn_id) as (store_dialect, connection):
+            report.schema_changes = [
+                c.description for c in ensure_schema(store_dialect, connection, database)
+            ]
+            writer = ProfileWriter(
+                store_dialect, connection, spec, database, run_id=run_id, filled_fields=filled
+            )
+            while True:
+                before_part = last_item
+                read_in_part = 0
+                duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
+                report.parts += 1
+                # Batch k is written (and the cursor saved) while batch k + 1 is being mapped.
+                pending: Callable[[], Mapped] | None = None
+                batches = extract_part(source, spec.source.conn_id, query, last_item, batch_size)
+                while True:
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        break
+                    except Exception:
+                        # The source failed: what was read before is still written, then the run fails.
+                        if pending is not None:
+                            last_item = _commit(
+                                report, writer, duplicates, pending(), spec, cursor_state, last_item
+                            )
+                        raise
+                    first_row = report.read + 1
+                    report.read += len(batch.rows)
+                    read_in_part += len(batch.rows)
+                    report.batches += 1
+                    mapped = mapper.submit(batch.columns, batch.rows, first_row)
+                    if pending is not None:
+                        last_item = _commit(
+                            report, writer, duplicates, pending(), spec, cursor_state, last_item
+                        )
+                    pending = mapped
+                if pending is not None:
+                    last_item = _commit(report, writer, duplicates, pending(), spec, cursor_state, last_item)
+                if not spec.source.drain or read_in_part == 0:
+                    break
+                if last_item == before_part:
+                    log.info("the cursor did not advance in this part (%r); draining stops", last_item)
+                    break
+    finally:
+        mapper.close()
     return report
 
 
-def _write_batch(
+def _commit(
     report: RunReport,
     writer: ProfileWriter,
-    mapper: RowMapper,
     duplicates: DuplicateKeyFilter,
-    rows: Iterable[tuple[Any, ...]],
-    first_row: int,
-    match_field: str,
+    mapped: Mapped,
+    spec: ImportSpec,
+    cursor_state: CursorState,
+    last_item: Any,
+) -> Any:
+    """Write one mapped batch, then move the cursor over it; return the cursor."""
+    _write_batch(report, writer, duplicates, mapped, spec.match_field)
+    if spec.source.cursor is not None:
+        last_item = advance(last_item, [item.cursor for item in mapped])
+        cursor_state.save(last_item)
+        report.cursor_after = last_item
+    log.info("batch committed: %s", report.summary_line())
+    return last_item
+
+
+def _write_batch(
+    report: RunReport, writer: ProfileWriter, duplicates: DuplicateKeyFilter, mapped: Mapped, match_field: str
 ) -> None:
     records: list[Record] = []
-    for row_no, row in enumerate(rows, start=first_row):
-        mapped = mapper.map(row, row_no)
-        if isinstance(mapped, Rejection):
-            report.reject(mapped)
+    for item in mapped:
+        if isinstance(item, Rejection):
+            report.reject(item)
         else:
-            records.append(mapped)
+            records.append(item)
     kept, skipped, rejected = duplicates.apply(records)
     report.skipped += len(skipped)
     for record in rejected:

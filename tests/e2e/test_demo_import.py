@@ -284,3 +284,18 @@ def test_preview_shows_each_mapped_columns_first_value_and_writes_nothing(
     assert "crm_id" in text
     assert not store.exists()  # read-only: not even the store was opened
     assert variable("customer_import.crm.last_item") == "1"
+
+
+def test_mapping_workers_run_inside_an_airflow_task(project: Any, sqlite_conn: Any, monkeypatch: Any) -> None:
+    demo_source(sqlite_conn("crm_src"), rows=300)
+    store = sqlite_conn("profile_store_default")
+    monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__MAPPING_WORKERS", "1")
+    monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__BATCH_SIZE", "100")
+    project(crm_spec())
+    state, report = run_dag("crm")
+    assert state == "success"
+    assert report is not None
+    assert report["summary"]["batches"] == 3
+    assert report["summary"]["read"] == 300
+    assert len(stored(store)) == report["summary"]["created"] == 300 - report["summary"]["failed"]
+    assert variable("customer_import.crm.last_item") == "300"

@@ -204,7 +204,7 @@ def source(
 
 
 def run(
-    import_spec: ImportSpec, kind: str, start: Any, batch_size: int = 2
+    import_spec: ImportSpec, kind: str, start: Any, batch_size: int = 2, workers: int = 0
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     conn_type = {"postgres": "postgres", "mysql": "mysql", "clickhouse": "clickhouse", "sqlite": "sqlite"}[
         kind
@@ -218,6 +218,7 @@ def run(
         run_id="xdb-run",
         batch_size=batch_size,
         store_conn_id="store",
+        mapping_workers=workers,
     ).to_dict()
     with open_store("store") as (dialect, connection):
         profiles = [
@@ -240,6 +241,16 @@ def test_same_rows_give_the_same_profiles_and_cursor_on_every_source(source: str
     assert summary["cursor_after"] == 17
     assert report["error_counts"] == {"invalid_email": 1}
     assert summary["created"] == 16
+    assert profiles == expected_profiles()
+
+
+def test_mapping_in_a_worker_process_gives_the_same_profiles_and_cursor(source: str) -> None:
+    """``[customer_import] mapping_workers``: batches mapped in another process while this one writes."""
+    query = "SELECT id, email, first_name, ltv, big, seen_at FROM customers WHERE id > {lastItem} ORDER BY id LIMIT 5"
+    report, profiles = run(spec(query), source, 0, workers=1)
+    assert report["summary"]["read"] == 17
+    assert report["summary"]["cursor_after"] == 17
+    assert report["error_counts"] == {"invalid_email": 1}
     assert profiles == expected_profiles()
 
 

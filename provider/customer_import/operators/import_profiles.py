@@ -125,6 +125,7 @@ class CustomerImportOperator(BaseOperator):
                 run_id=run_id,
                 batch_size=self.batch_size or config.batch_size(),
                 store_conn_id=self.store_conn_id,
+                mapping_workers=config.mapping_workers(),
             )
         except (QueryError, MissingColumnsError, StoreSchemaError, GeoDatabaseError) as exc:
             raise _fail(str(exc)) from exc

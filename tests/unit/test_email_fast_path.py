@@ -62,6 +62,7 @@ def test_the_fast_path_agrees_with_the_full_check(local: str, domain: str, space
     assert fast(value) == full_check(value)
 
 
+@settings(deadline=None)
 @given(st.emails())
 def test_generated_addresses_agree(value: str) -> None:
     assert fast(value) == full_check(value)

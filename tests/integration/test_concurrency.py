@@ -19,12 +19,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest) -> str:
-    request.getfixturevalue("sqlite_conn" if request.param == "sqlite" else "pg_conn")("store")
-    return "store"
-
-
 def test_two_concurrent_writers_of_the_same_keys_create_each_profile_once(store: str) -> None:
     database = make_database()
     with open_store(store) as (dialect, connection):

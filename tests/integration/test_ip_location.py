@@ -31,16 +31,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest) -> str:
-    """The conn_id of an empty store of each kind."""
-    if request.param == "sqlite":
-        request.getfixturevalue("sqlite_conn")("store")
-    else:
-        request.getfixturevalue("pg_conn")("store")
-    return "store"
-
-
 @pytest.fixture
 def source(sqlite_conn: Callable[[str], Path]) -> Callable[[list[tuple[Any, ...]]], None]:
     """A SQLite source ``src``; call it with rows to (re)fill its customers table."""

@@ -19,16 +19,6 @@ T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 T1 = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest) -> str:
-    """The conn_id of an empty store of each kind."""
-    if request.param == "sqlite":
-        request.getfixturevalue("sqlite_conn")("store")
-    else:
-        request.getfixturevalue("pg_conn")("store")
-    return "store"
-
-
 def write(
     conn_id: str, spec: Any, rows: list[StagedRow], now: dt.datetime = T0, database: Any = None
 ) -> dict[str, int]:

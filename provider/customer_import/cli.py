@@ -43,20 +43,26 @@ def _nearest_databases_folder(spec: Path) -> Path | None:
     return None
 
 
+def _with_databases(specs: Sequence[Path], databases: Sequence[Path]) -> list[Path]:
+    """The given database files, then those of the configured folder and of each spec's nearest
+    ``profile_databases`` folder, each file once."""
+    out = list(databases)
+    known = {p.resolve() for p in out}
+    folders = [config.databases_folder(), *filter(None, (_nearest_databases_folder(s) for s in specs))]
+    for folder in folders:
+        for path in yaml_files(folder):
+            if path.resolve() not in known:
+                known.add(path.resolve())
+                out.append(path)
+    return out
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     if args.paths:
         specs, databases, missing = _collect(args.paths)
     else:
         specs, databases, missing = yaml_files(config.specs_folder()), [], []
-    given = {p.resolve() for p in databases}
-    # Specs are checked against the configured databases folder and the ones given on the command line.
-    databases += [p for p in yaml_files(config.databases_folder()) if p.resolve() not in given]
-    for spec in specs:
-        sibling = _nearest_databases_folder(spec)
-        if sibling is None:
-            continue
-        known = {p.resolve() for p in databases}
-        databases += [p for p in yaml_files(sibling) if p.resolve() not in known]
+    databases = _with_databases(specs, databases)
     for raw in missing:
         print(f"{raw}: no such file or folder", file=sys.stderr)
     project = load_project(specs, databases, root=Path.cwd())
@@ -97,12 +103,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if not spec_path.is_file():
         print(f"{args.spec}: no such file", file=sys.stderr)
         return 1
-    databases = yaml_files(config.databases_folder())
-    nearest = _nearest_databases_folder(spec_path)
-    if nearest is not None:
-        known = {p.resolve() for p in databases}
-        databases += [p for p in yaml_files(nearest) if p.resolve() not in known]
-    project = load_project([spec_path], databases, root=Path.cwd())
+    project = load_project([spec_path], _with_databases([spec_path], []), root=Path.cwd())
     if project.problems or not project.specs:
         for problem in project.problems:
             print(problem, file=sys.stderr)

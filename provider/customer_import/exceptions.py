@@ -31,10 +31,6 @@ class StoreSchemaError(CustomerImportError):
     """The stored schema cannot be evolved to the declared profile database without losing data."""
 
 
-class RunFailedError(CustomerImportError):
-    """The run wrote what it could but must be reported as failed (for example max_error_rate exceeded)."""
-
-
 class SourceError(CustomerImportError):
     """The source database failed. ``fatal``: retrying cannot help (credentials, missing table, bad SQL);
     otherwise the failure is transient (network, server down) and Airflow retries the task."""

@@ -73,7 +73,7 @@ def preview(spec: ImportSpec, database: ProfileDatabase, limit: int = 1) -> Prev
     from customer_import.hooks.connections import find_connection
     from customer_import.mapping.coerce import make_coercer
     from customer_import.mapping.errors import ValueRejected
-    from customer_import.mapping.mapper import _find
+    from customer_import.mapping.mapper import find_column
     from customer_import.sources.dialects import source_dialect_for
     from customer_import.sources.extract import extract_part
 
@@ -92,7 +92,7 @@ def preview(spec: ImportSpec, database: ProfileDatabase, limit: int = 1) -> Prev
     fields = {**database.all_fields(), "profile_id": FieldDef(type=FieldType.INT)}
     columns = []
     for item in spec.mapping:
-        index = _find(batch.columns, item.column) if batch else None
+        index = find_column(batch.columns, item.column) if batch else None
         if batch is None or not batch.rows:
             columns.append(
                 ColumnPreview(

@@ -28,7 +28,7 @@ from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.loader import Project, load_project, yaml_files
 from customer_import.spec.problems import Problem
 from customer_import.spec.schedule import Schedule
-from customer_import.spec.vocab import SUPPORTED_MATCH_BY, ImportMode
+from customer_import.spec.vocab import ImportMode, MatchBy
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 VALID = yaml_files(CORPUS / "specs" / "valid")
@@ -121,7 +121,7 @@ def test_valid_corpus_covers_every_plan_and_supported_matching(project: Project)
         for member in typing.get_args(typing.get_args(Schedule)[0])
     }
     assert {spec.schedule.plan for spec in specs} == every_plan
-    assert {spec.target.matching.by for spec in specs} >= SUPPORTED_MATCH_BY
+    assert {spec.target.matching.by for spec in specs} >= set(MatchBy)
     assert {spec.target.mode for spec in specs} == set(ImportMode)
 
 

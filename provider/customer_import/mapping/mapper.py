@@ -69,7 +69,7 @@ class _Column:
     coerce: Callable[[Any], Any]
 
 
-def _find(columns: Sequence[str], name: str) -> int | None:
+def find_column(columns: Sequence[str], name: str) -> int | None:
     """A result column by name: exact first, then case-insensitively (Oracle upper-cases names)."""
     if name in columns:
         return columns.index(name)
@@ -97,7 +97,7 @@ class RowMapper:
         missing = []
         self._columns: list[_Column] = []
         for item in spec.mapping:
-            index = _find(columns, item.column)
+            index = find_column(columns, item.column)
             if index is None:
                 missing.append(item.column)
                 continue
@@ -106,7 +106,7 @@ class RowMapper:
             )
         self._cursor_index: int | None = None
         if spec.source.cursor is not None:
-            self._cursor_index = _find(columns, spec.source.cursor.column)
+            self._cursor_index = find_column(columns, spec.source.cursor.column)
             if self._cursor_index is None:
                 missing.append(spec.source.cursor.column)
         phone_item = spec.mapped("phone")
@@ -117,7 +117,7 @@ class RowMapper:
                 for c in (subscription.column, subscription.status_column, subscription.provider_column)
                 if c
             ]
-            absent = [c for c in names if _find(columns, c) is None]
+            absent = [c for c in names if find_column(columns, c) is None]
             if absent:
                 missing += absent
                 continue
@@ -125,10 +125,12 @@ class RowMapper:
             self._subscriptions.append(
                 _SubscriptionReader(
                     subscription,
-                    _find(columns, subscription.column) or 0,
+                    find_column(columns, subscription.column) or 0,
                     make_coercer(FieldDef(type=kind), phone_item if kind is FieldType.PHONE else None, tz),
-                    _find(columns, subscription.status_column) if subscription.status_column else None,
-                    _find(columns, subscription.provider_column) if subscription.provider_column else None,
+                    find_column(columns, subscription.status_column) if subscription.status_column else None,
+                    find_column(columns, subscription.provider_column)
+                    if subscription.provider_column
+                    else None,
                 )
             )
         # The matching key: a mapped field, or (email/phone/push by subscription) a column of its own.
@@ -138,7 +140,7 @@ class RowMapper:
         self._key2_index: int | None = None
         self._key_from_values = spec.mapped(self._match_field) is not None
         if not self._key_from_values:
-            self._key_index = _find(columns, self._match_column)
+            self._key_index = find_column(columns, self._match_column)
             if self._key_index is None:
                 missing.append(self._match_column)
             kind = {"email": FieldType.EMAIL, "phone": FieldType.PHONE}.get(
@@ -147,7 +149,7 @@ class RowMapper:
             self._key_coerce = make_coercer(FieldDef(type=kind), phone_item, tz)
         if spec.target.matching.by is MatchBy.PUSH_SUBSCRIPTION:
             assert spec.target.matching.provider_column is not None
-            self._key2_index = _find(columns, spec.target.matching.provider_column)
+            self._key2_index = find_column(columns, spec.target.matching.provider_column)
             if self._key2_index is None:
                 missing.append(spec.target.matching.provider_column)
             self._text = make_coercer(_TEXT, None, tz)

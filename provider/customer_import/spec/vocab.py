@@ -23,10 +23,6 @@ class MatchBy(StrEnum):
     CUSTOM = "custom"
 
 
-# Matching modes this release implements (all of them).
-SUPPORTED_MATCH_BY = frozenset(MatchBy)
-
-
 class FieldType(StrEnum):
     """Types of profile fields. The first ten may be declared for custom fields."""
 

@@ -20,7 +20,6 @@ from customer_import.store.dialects import StoreDialect
 from customer_import.store.tables import Tables
 
 CREATE, UPDATE, UNCHANGED, SKIP, AMBIGUOUS = "create", "update", "unchanged", "skip", "ambiguous"
-ACTIONS = (CREATE, UPDATE, UNCHANGED, SKIP, AMBIGUOUS)
 SUBSCRIBED, UNCONFIRMED = "subscribed", "unconfirmed"
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from customer_import.exceptions import UnsupportedConnectionError
+from customer_import.dialect_lookup import dialect_for
 from customer_import.spec.vocab import FieldType
 
 _TEXT_TYPES = (
@@ -198,10 +198,6 @@ STORE_DIALECTS: tuple[type[StoreDialect], ...] = (SqliteStore, PostgresStore)
 
 
 def store_dialect_for(conn_type: str) -> StoreDialect:
-    for dialect in STORE_DIALECTS:
-        if conn_type in dialect.conn_types:
-            return dialect()
-    supported = ", ".join(t for d in STORE_DIALECTS for t in d.conn_types)
-    raise UnsupportedConnectionError(
-        f"the profile store cannot use a connection of type {conn_type!r} (supported: {supported})"
+    return dialect_for(
+        STORE_DIALECTS, conn_type, "the profile store cannot use a connection of type {conn_type!r}"
     )

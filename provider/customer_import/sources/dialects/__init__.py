@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from customer_import.exceptions import UnsupportedConnectionError
+from customer_import.dialect_lookup import dialect_for
 from customer_import.sources.dialects.base import PARAM_NAME, SourceDialect
 from customer_import.sources.dialects.clickhouse import ClickHouseSource
 from customer_import.sources.dialects.mssql import MsSqlSource
@@ -24,10 +24,4 @@ __all__ = ["PARAM_NAME", "SOURCE_DIALECTS", "SourceDialect", "source_dialect_for
 
 
 def source_dialect_for(conn_type: str) -> SourceDialect:
-    for dialect in SOURCE_DIALECTS:
-        if conn_type in dialect.conn_types:
-            return dialect()
-    supported = ", ".join(t for d in SOURCE_DIALECTS for t in d.conn_types)
-    raise UnsupportedConnectionError(
-        f"no source dialect for connection type {conn_type!r} (supported: {supported})"
-    )
+    return dialect_for(SOURCE_DIALECTS, conn_type, "no source dialect for connection type {conn_type!r}")

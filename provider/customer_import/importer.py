@@ -7,25 +7,30 @@ Nothing here knows Airflow beyond the cursor state it is given: the operator sup
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from customer_import import config
 from customer_import.cursor import CursorState, advance
+from customer_import.fingerprints import RowFingerprints, fingerprints_apply
 from customer_import.geo.locator import fields_to_fill, locator_for
-from customer_import.mapping.batches import Mapped, batch_mapper
+from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, batch_mapper
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
-from customer_import.mapping.mapper import Record
+from customer_import.mapping.mapper import Known, Record
 from customer_import.report import CONTACT_FIELDS, RunReport
 from customer_import.sources.dialects import SourceDialect
-from customer_import.sources.extract import extract_part
+from customer_import.sources.extract import Batch, extract_part
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import DuplicateKeys
 from customer_import.store import batch_sql
 from customer_import.store.connection import open_store
-from customer_import.store.writer import ProfileWriter, StagedRow, ensure_schema
+from customer_import.store.writer import ProfileWriter, ensure_schema
 
 log = logging.getLogger(__name__)
+
+Keyed = TypeVar("Keyed", Record, Known, Record | Known)
 
 
 class DuplicateKeyFilter:
@@ -40,14 +45,14 @@ class DuplicateKeyFilter:
         self.policy = policy
         self.seen: set[Any] = set()
 
-    def apply(self, records: list[Record]) -> tuple[list[Record], list[Record], list[Record]]:
+    def apply(self, records: Sequence[Keyed]) -> tuple[list[Keyed], list[Keyed], list[Keyed]]:
         """Split a batch into (kept, skipped, rejected)."""
-        by_key: dict[Any, list[Record]] = {}
+        by_key: dict[Any, list[Keyed]] = {}
         for record in records:
             by_key.setdefault((record.key, record.key2), []).append(record)
-        kept: list[Record] = []
-        skipped: list[Record] = []
-        rejected: list[Record] = []
+        kept: list[Keyed] = []
+        skipped: list[Keyed] = []
+        rejected: list[Keyed] = []
         for key, group in by_key.items():
             if self.policy is not DuplicateKeys.LAST and key in self.seen:
                 (rejected if self.policy is DuplicateKeys.REJECT else skipped).extend(group)
@@ -66,6 +71,42 @@ class DuplicateKeyFilter:
                 self.seen.add(key)
         kept.sort(key=lambda r: r.row_no)
         return kept, skipped, rejected
+
+
+@dataclass
+class _Pending:
+    """A batch read and being mapped: its mapped rows (when ready), known rows and fingerprints."""
+
+    mapped: Callable[[], Mapped]
+    known: list[Known] = field(default_factory=list)
+    fingerprints: dict[int, bytes] = field(default_factory=dict)
+
+
+def _submit(
+    mapper: InlineBatchMapper | ProcessBatchMapper,
+    batch: Batch,
+    row_numbers: range,
+    fingerprinter: RowFingerprints | None,
+    writer: ProfileWriter,
+) -> _Pending:
+    """Start mapping a batch; with fingerprints, rows a stored profile already holds are only keyed."""
+    if fingerprinter is None:
+        return _Pending(mapper.submit(batch.columns, batch.rows, row_numbers))
+    prints = fingerprinter.of(batch.columns, batch.rows)
+    stored = writer.known_fingerprints(prints)
+    known: list[Known] = []
+    to_map: list[tuple[Any, ...]] = []
+    numbers: list[int] = []
+    keys = mapper.row_mapper(batch.columns)
+    for row_no, row, fingerprint in zip(row_numbers, batch.rows, prints, strict=True):
+        item = keys.known(row, row_no) if fingerprint in stored else None
+        if item is not None:
+            known.append(item)
+        else:
+            to_map.append(row)
+            numbers.append(row_no)
+    fingerprints = dict(zip(row_numbers, prints, strict=True))
+    return _Pending(mapper.submit(batch.columns, to_map, numbers), known, fingerprints)
 
 
 def run_import(
@@ -92,6 +133,12 @@ def run_import(
     locator = locator_for(spec)  # once per run, before anything is written: a missing file fails here
     filled = fields_to_fill(spec, database, locator.fields) if locator is not None else ()
     mapper = batch_mapper(spec, database, locator, mapping_workers)
+    fingerprinter = None
+    if fingerprints_apply(spec):
+        ip_file = (
+            spec.target.ip_location_mmdb or config.ip_location_mmdb() if spec.target.ip_location else None
+        )
+        fingerprinter = RowFingerprints(spec, database, str(ip_file) if ip_file else None)
     try:
         with open_store(store_conn_id) as (store_dialect, connection):
             report.schema_changes = [
@@ -105,8 +152,9 @@ def run_import(
                 read_in_part = 0
                 duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
                 report.parts += 1
-                # Batch k is written (and the cursor saved) while batch k + 1 is being mapped.
-                pending: Callable[[], Mapped] | None = None
+                # Batch k is written (and the cursor saved) while batch k + 1 is being mapped; with
+                # fingerprints, batch k is written first, so that batch k + 1's lookups see its writes.
+                pending: _Pending | None = None
                 batches = extract_part(source, spec.source.conn_id, query, last_item, batch_size)
                 while True:
                     try:
@@ -117,21 +165,26 @@ def run_import(
                         # The source failed: what was read before is still written, then the run fails.
                         if pending is not None:
                             last_item = _commit(
-                                report, writer, duplicates, pending(), spec, cursor_state, last_item
+                                report, writer, duplicates, pending, spec, cursor_state, last_item
                             )
                         raise
-                    first_row = report.read + 1
+                    row_numbers = range(report.read + 1, report.read + 1 + len(batch.rows))
                     report.read += len(batch.rows)
                     read_in_part += len(batch.rows)
                     report.batches += 1
-                    mapped = mapper.submit(batch.columns, batch.rows, first_row)
+                    if fingerprinter is not None and pending is not None:
+                        last_item = _commit(
+                            report, writer, duplicates, pending, spec, cursor_state, last_item
+                        )
+                        pending = None
+                    submitted = _submit(mapper, batch, row_numbers, fingerprinter, writer)
                     if pending is not None:
                         last_item = _commit(
-                            report, writer, duplicates, pending(), spec, cursor_state, last_item
+                            report, writer, duplicates, pending, spec, cursor_state, last_item
                         )
-                    pending = mapped
+                    pending = submitted
                 if pending is not None:
-                    last_item = _commit(report, writer, duplicates, pending(), spec, cursor_state, last_item)
+                    last_item = _commit(report, writer, duplicates, pending, spec, cursor_state, last_item)
                 if not spec.source.drain or read_in_part == 0:
                     break
                 if last_item == before_part:
@@ -146,15 +199,16 @@ def _commit(
     report: RunReport,
     writer: ProfileWriter,
     duplicates: DuplicateKeyFilter,
-    mapped: Mapped,
+    pending: _Pending,
     spec: ImportSpec,
     cursor_state: CursorState,
     last_item: Any,
 ) -> Any:
     """Write one mapped batch, then move the cursor over it; return the cursor."""
-    _write_batch(report, writer, duplicates, mapped, spec.match_field)
+    mapped = pending.mapped()
+    _write_batch(report, writer, duplicates, mapped, pending, spec.match_field)
     if spec.source.cursor is not None:
-        last_item = advance(last_item, [item.cursor for item in mapped])
+        last_item = advance(last_item, [item.cursor for item in (*mapped, *pending.known)])
         cursor_state.save(last_item)
         report.cursor_after = last_item
     log.info("batch committed: %s", report.summary_line())
@@ -162,14 +216,20 @@ def _commit(
 
 
 def _write_batch(
-    report: RunReport, writer: ProfileWriter, duplicates: DuplicateKeyFilter, mapped: Mapped, match_field: str
+    report: RunReport,
+    writer: ProfileWriter,
+    duplicates: DuplicateKeyFilter,
+    mapped: Mapped,
+    pending: _Pending,
+    match_field: str,
 ) -> None:
-    records: list[Record] = []
+    records: list[Record | Known] = []
     for item in mapped:
         if isinstance(item, Rejection):
             report.reject(item)
         else:
             records.append(item)
+    records.extend(pending.known)
     kept, skipped, rejected = duplicates.apply(records)
     report.skipped += len(skipped)
     for record in rejected:
@@ -183,12 +243,14 @@ def _write_batch(
                 record.key,
             )
         )
-    outcome = writer.write([StagedRow(r.row_no, r.key, r.values, r.subscriptions, r.key2) for r in kept])
+    to_write = [r for r in kept if isinstance(r, Record)]
+    report.unchanged += len(kept) - len(to_write)  # known rows: their profile holds them already
+    outcome = writer.write(to_write, fingerprints=pending.fingerprints)
     report.created += outcome.counts.get(batch_sql.CREATE, 0)
     report.updated += outcome.counts.get(batch_sql.UPDATE, 0)
     report.unchanged += outcome.counts.get(batch_sql.UNCHANGED, 0)
     report.skipped += outcome.counts.get(batch_sql.SKIP, 0)
-    by_row = {r.row_no: r for r in kept}
+    by_row = {r.row_no: r for r in to_write}
     for row_no, matches in outcome.ambiguous:
         record = by_row[row_no]
         report.reject(

@@ -84,11 +84,20 @@ def test_keep_existing_on_empty_coalesces_in_compare_and_update() -> None:
     statement = sql.update(PostgresStore(), plan(keep=True))
     assert statement == (
         'UPDATE "shop_profiles" SET "email" = COALESCE(s."email", "shop_profiles"."email"), '
-        '"ltv" = COALESCE(s."ltv", "shop_profiles"."ltv"), updated_at = %s FROM "customer_import_stage_shop" s '
+        '"ltv" = COALESCE(s."ltv", "shop_profiles"."ltv"), source_fingerprint = s.fingerprint, updated_at = %s '
+        'FROM "customer_import_stage_shop" s '
         "WHERE s.profile_id = \"shop_profiles\".profile_id AND s.action IN ('update')"
     )
     assert 'COALESCE("customer_import_stage_shop"."ltv", p."ltv") IS DISTINCT FROM p."ltv"' in sql.classify(
         PostgresStore(), plan(keep=True)
+    )
+
+
+def test_an_unchanged_profile_takes_the_fingerprint_of_the_row_that_confirmed_it() -> None:
+    assert sql.confirm_fingerprints(PostgresStore(), plan()) == (
+        'UPDATE "shop_profiles" SET source_fingerprint = s.fingerprint FROM "customer_import_stage_shop" s '
+        "WHERE s.profile_id = \"shop_profiles\".profile_id AND s.action = 'unchanged' "
+        'AND s.fingerprint IS NOT NULL AND "shop_profiles".source_fingerprint IS DISTINCT FROM s.fingerprint'
     )
 
 
@@ -99,8 +108,8 @@ def test_without_skip_unchanged_identical_rows_are_written_too() -> None:
 @pytest.mark.parametrize(("dialect", "mark"), [(SqliteStore(), "?"), (PostgresStore(), "%s")])
 def test_insert_and_events_use_the_dialects_parameter_marker(dialect: StoreDialect, mark: str) -> None:
     assert sql.insert(dialect, plan()) == (
-        f'INSERT INTO "shop_profiles" (profile_id, "email", "ltv", created_at, updated_at) '
-        f'SELECT profile_id, "email", "ltv", {mark}, {mark} '
+        f'INSERT INTO "shop_profiles" (profile_id, "email", "ltv", source_fingerprint, created_at, updated_at) '
+        f'SELECT profile_id, "email", "ltv", fingerprint, {mark}, {mark} '
         "FROM \"customer_import_stage_shop\" WHERE action = 'create' ORDER BY row_no"
     )
     assert f"{mark}, {mark}, {mark} FROM" in sql.record_events(dialect, plan())
@@ -110,12 +119,12 @@ def test_stage_ddl_per_dialect() -> None:
     profiles_stage, subs_stage = sql.stage_ddl(PostgresStore(), plan())
     assert profiles_stage == (
         'CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_shop" (row_no BIGINT NOT NULL, '
-        'match_key TEXT NOT NULL, match_key2 TEXT, "email" TEXT, "ltv" DOUBLE PRECISION, profile_id BIGINT, '
-        "match_count INTEGER NOT NULL DEFAULT 0, action TEXT, subs_changed INTEGER NOT NULL DEFAULT 0) "
+        'match_key TEXT NOT NULL, match_key2 TEXT, "email" TEXT, "ltv" DOUBLE PRECISION, fingerprint BYTEA, '
+        "profile_id BIGINT, match_count INTEGER NOT NULL DEFAULT 0, action TEXT, subs_changed INTEGER NOT NULL DEFAULT 0) "
         "ON COMMIT DELETE ROWS"
     )
     assert subs_stage.startswith('CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_subs_shop" (')
-    assert '"ltv" REAL' in sql.stage_ddl(SqliteStore(), plan())[0]
+    assert '"ltv" REAL, fingerprint BLOB' in sql.stage_ddl(SqliteStore(), plan())[0]
 
 
 def test_new_ids_come_from_the_sequence_or_after_the_highest_id() -> None:

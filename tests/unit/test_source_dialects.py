@@ -78,51 +78,77 @@ def test_sqlglot_dialect_per_source() -> None:
 AWARE = dt.datetime(2026, 3, 29, 3, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
 
 
-@pytest.mark.parametrize(
-    ("conn_type", "raw", "expected"),
-    [
-        # numbers: integral decimals become ints (no precision lost), others stay Decimal
-        ("postgres", decimal.Decimal("12345678901234567890"), 12345678901234567890),
-        ("postgres", decimal.Decimal("10.50"), decimal.Decimal("10.50")),
-        (
-            "postgres",
-            uuid.UUID("12345678-1234-5678-1234-567812345678"),
-            "12345678-1234-5678-1234-567812345678",
-        ),
-        ("postgres", ipaddress.ip_address("10.0.0.1"), "10.0.0.1"),
-        ("postgres", memoryview(b"abc"), "abc"),
-        ("mysql", b"\x01", 1),  # BIT(1)
-        ("mysql", dt.timedelta(hours=26, minutes=5), "1 day, 2:05:00"),  # TIME
-        ("mysql", {"b", "a"}, ["a", "b"]),  # SET
-        ("mysql", b"plain text", "plain text"),
-        # SQL Server (pymssql): DATETIMEOFFSET aware -> UTC, BIT bool, UNIQUEIDENTIFIER, MONEY
-        ("mssql", AWARE, dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
-        ("mssql", True, True),
-        ("mssql", uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
-        ("mssql", decimal.Decimal("19.9900"), decimal.Decimal("19.9900")),
-        (
-            "mssql",
-            dt.datetime(2026, 1, 1, 10, 0),
-            dt.datetime(2026, 1, 1, 10, 0),
-        ),  # DATETIME2: naive stays naive
-        # Oracle (oracledb): NUMBER as int/float/Decimal, RAW bytes, TIMESTAMP WITH TIME ZONE
-        ("oracle", 42.0, 42),
-        ("oracle", 0.5, 0.5),
-        ("oracle", decimal.Decimal("7"), 7),
-        ("oracle", b"\xff\x00", "ff00"),
-        ("oracle", AWARE, AWARE),
-        # ClickHouse: DateTime('tz') / DateTime64 aware -> UTC, Array, Tuple, IPv6, UUID, Nullable (None)
-        ("clickhouse", AWARE, dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
-        ("clickhouse", [1, 2, decimal.Decimal("3")], [1, 2, 3]),
-        ("clickhouse", ("a", 1), ["a", 1]),
-        ("clickhouse", ipaddress.ip_address("2001:db8::1"), "2001:db8::1"),
-        ("clickhouse", None, None),
-        ("sqlite", dt.date(2024, 2, 29), dt.date(2024, 2, 29)),
-        ("sqlite", dt.time(3, 4, 5), "03:04:05"),
-    ],
-)
+_DRIVER_VALUES: list[tuple[str, object, object]] = [
+    # numbers: integral decimals become ints (no precision lost), others stay Decimal
+    ("postgres", decimal.Decimal("12345678901234567890"), 12345678901234567890),
+    ("postgres", decimal.Decimal("10.50"), decimal.Decimal("10.50")),
+    (
+        "postgres",
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "12345678-1234-5678-1234-567812345678",
+    ),
+    ("postgres", ipaddress.ip_address("10.0.0.1"), "10.0.0.1"),
+    ("postgres", memoryview(b"abc"), "abc"),
+    ("mysql", b"\x01", 1),  # BIT(1)
+    ("mysql", dt.timedelta(hours=26, minutes=5), "1 day, 2:05:00"),  # TIME
+    ("mysql", {"b", "a"}, ["a", "b"]),  # SET
+    ("mysql", b"plain text", "plain text"),
+    # SQL Server (pymssql): DATETIMEOFFSET aware -> UTC, BIT bool, UNIQUEIDENTIFIER, MONEY
+    ("mssql", AWARE, dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
+    ("mssql", True, True),
+    ("mssql", uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+    ("mssql", decimal.Decimal("19.9900"), decimal.Decimal("19.9900")),
+    (
+        "mssql",
+        dt.datetime(2026, 1, 1, 10, 0),
+        dt.datetime(2026, 1, 1, 10, 0),
+    ),  # DATETIME2: naive stays naive
+    # Oracle (oracledb): NUMBER as int/float/Decimal, RAW bytes, TIMESTAMP WITH TIME ZONE
+    ("oracle", 42.0, 42),
+    ("oracle", 0.5, 0.5),
+    ("oracle", decimal.Decimal("7"), 7),
+    ("oracle", b"\xff\x00", "ff00"),
+    ("oracle", AWARE, AWARE),
+    # ClickHouse: DateTime('tz') / DateTime64 aware -> UTC, Array, Tuple, IPv6, UUID, Nullable (None)
+    ("clickhouse", AWARE, dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
+    ("clickhouse", [1, 2, decimal.Decimal("3")], [1, 2, 3]),
+    ("clickhouse", ("a", 1), ["a", 1]),
+    ("clickhouse", ipaddress.ip_address("2001:db8::1"), "2001:db8::1"),
+    ("clickhouse", None, None),
+    ("sqlite", dt.date(2024, 2, 29), dt.date(2024, 2, 29)),
+    ("sqlite", dt.time(3, 4, 5), "03:04:05"),
+]
+
+
+@pytest.mark.parametrize(("conn_type", "raw", "expected"), _DRIVER_VALUES)
 def test_driver_values_become_plain_python_values(conn_type: str, raw: object, expected: object) -> None:
     assert source_dialect_for(conn_type).normalise(raw) == expected
+
+
+@pytest.mark.parametrize("conn_type", [d.conn_types[0] for d in SOURCE_DIALECTS])
+def test_a_batch_is_normalised_column_by_column_as_value_by_value(conn_type: str) -> None:
+    dialect = source_dialect_for(conn_type)
+    odd = [raw for kind, raw, _ in _DRIVER_VALUES if kind == conn_type] or [decimal.Decimal("1")]
+    plain = [None, "text", 7, 2.5, True, dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4)]
+    # One column of driver values among plain ones, one of plain values only, one mixing both.
+    rows = [
+        (odd[i % len(odd)], plain[i % len(plain)], plain[(i + 3) % len(plain)] if i % 2 else odd[0])
+        for i in range(2 * max(len(odd), len(plain)))
+    ]
+    expected = [tuple(dialect.normalise(v) for v in row) for row in rows]
+    assert dialect.normalise_rows(rows) == expected
+    assert dialect.normalise_rows([list(row) for row in rows]) == expected
+
+
+def test_a_batch_of_plain_values_is_passed_on_untouched() -> None:
+    rows = [(1, "a", None, 2.5, dt.date(2024, 1, 2)), (2, "b", True, 0.0, dt.datetime(2024, 1, 2))]
+    assert source_dialect_for("postgres").normalise_rows(rows) is rows
+    # Oracle may send integral NUMBERs as floats and ClickHouse aware datetimes: those columns are converted.
+    assert source_dialect_for("oracle").normalise_rows([(42.0,)]) == [(42,)]
+    assert source_dialect_for("clickhouse").normalise_rows([(AWARE,)]) == [
+        (dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),)
+    ]
+    assert source_dialect_for("postgres").normalise_rows([]) == []
 
 
 class _Lob:

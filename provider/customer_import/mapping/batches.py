@@ -20,8 +20,8 @@ from customer_import.spec.import_spec import ImportSpec
 Mapped = list[Record | Rejection]
 
 
-def map_rows(mapper: RowMapper, rows: Sequence[tuple[Any, ...]], first_row: int) -> Mapped:
-    return [mapper.map(row, row_no) for row_no, row in enumerate(rows, start=first_row)]
+def map_rows(mapper: RowMapper, rows: Sequence[tuple[Any, ...]], row_numbers: Sequence[int]) -> Mapped:
+    return [mapper.map(row, row_no) for row_no, row in zip(row_numbers, rows, strict=True)]
 
 
 class InlineBatchMapper:
@@ -31,13 +31,15 @@ class InlineBatchMapper:
         self._spec, self._database, self._locator = spec, database, locator
         self._mappers: dict[tuple[str, ...], RowMapper] = {}
 
-    def submit(
-        self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], first_row: int
-    ) -> Callable[[], Mapped]:
+    def row_mapper(self, columns: tuple[str, ...]) -> RowMapper:
         if columns not in self._mappers:
             self._mappers[columns] = RowMapper(self._spec, self._database, columns, locator=self._locator)
-        mapper = self._mappers[columns]
-        result = map_rows(mapper, rows, first_row)
+        return self._mappers[columns]
+
+    def submit(
+        self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], row_numbers: Sequence[int]
+    ) -> Callable[[], Mapped]:
+        result = map_rows(self.row_mapper(columns), rows, row_numbers)
         return lambda: result
 
     def close(self) -> None:
@@ -59,13 +61,15 @@ def _init_worker(spec_data: dict[str, Any], database_data: dict[str, Any]) -> No
     _worker["mappers"] = {}
 
 
-def _map_in_worker(columns: tuple[str, ...], rows: list[tuple[Any, ...]], first_row: int) -> Mapped:
+def _map_in_worker(
+    columns: tuple[str, ...], rows: list[tuple[Any, ...]], row_numbers: Sequence[int]
+) -> Mapped:
     mappers: dict[tuple[str, ...], RowMapper] = _worker["mappers"]
     if columns not in mappers:
         mappers[columns] = RowMapper(
             _worker["spec"], _worker["database"], columns, locator=_worker["locator"]
         )
-    return map_rows(mappers[columns], rows, first_row)
+    return map_rows(mappers[columns], rows, row_numbers)
 
 
 class ProcessBatchMapper:
@@ -74,6 +78,7 @@ class ProcessBatchMapper:
     def __init__(self, spec: ImportSpec, database: ProfileDatabase, workers: int) -> None:
         import multiprocessing
 
+        self._local = InlineBatchMapper(spec, database)  # reads the keys of known rows here
         self._pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -82,10 +87,13 @@ class ProcessBatchMapper:
         )
 
     def submit(
-        self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], first_row: int
+        self, columns: tuple[str, ...], rows: list[tuple[Any, ...]], row_numbers: Sequence[int]
     ) -> Callable[[], Mapped]:
-        future: Future[Mapped] = self._pool.submit(_map_in_worker, columns, rows, first_row)
+        future: Future[Mapped] = self._pool.submit(_map_in_worker, columns, rows, row_numbers)
         return future.result
+
+    def row_mapper(self, columns: tuple[str, ...]) -> RowMapper:
+        return self._local.row_mapper(columns)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -96,6 +96,8 @@ def _storable(text: str) -> bool:
     """Text every store can hold: no NUL (PostgreSQL) and no unpaired surrogate (not encodable as UTF-8)."""
     if "\x00" in text:
         return False
+    if text.isascii():  # O(1) in CPython: ASCII text has no surrogates
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

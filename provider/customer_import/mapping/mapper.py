@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from customer_import.exceptions import CustomerImportError
 from customer_import.mapping.coerce import Coercer, make_coercer
@@ -32,14 +32,25 @@ class SubscriptionValue:
     provider: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """A mapped row: built once per row, so a tuple (cheaper to create than a frozen dataclass)."""
+
     row_no: int
     cursor: Any
     key: Any
     values: dict[str, Any]
     subscriptions: tuple[SubscriptionValue, ...] = ()
     key2: str | None = None  # push: the provider
+
+
+class Known(NamedTuple):
+    """A row whose source fingerprint a stored profile already holds: only its key is read (for
+    ``duplicate_keys``); it is counted unchanged without mapping (customer_import.fingerprints)."""
+
+    row_no: int
+    cursor: Any
+    key: Any
+    key2: str | None = None
 
 
 _STATUSES = {status.value: status.value for status in SubscriptionStatus}
@@ -139,6 +150,9 @@ class RowMapper:
         self._key_index: int | None = None
         self._key2_index: int | None = None
         self._key_from_values = spec.mapped(self._match_field) is not None
+        key_column = next((c for c in self._columns if c.field == self._match_field), None)
+        self._key_value_index = key_column.index if key_column is not None else -1
+        self._key_value_coerce = key_column.coerce if key_column is not None else None
         if not self._key_from_values:
             self._key_index = find_column(columns, self._match_column)
             if self._key_index is None:
@@ -158,6 +172,7 @@ class RowMapper:
                 f"import {spec.name!r}: the query result has no column(s) {', '.join(sorted(set(missing)))}; "
                 f"it has: {', '.join(columns)}"
             )
+        self._plan = tuple((c.field, c.index, c.coerce) for c in self._columns)
         self._locator = locator
         self._geo: list[tuple[str, Coercer]] = []
         if locator is not None:
@@ -172,24 +187,19 @@ class RowMapper:
         return None if self._cursor_index is None else row[self._cursor_index]
 
     def map(self, row: Sequence[Any], row_no: int) -> Record | Rejection:
-        cursor = self.cursor_value(row)
+        cursor = None if self._cursor_index is None else row[self._cursor_index]
         values: dict[str, Any] = {}
-        problems: list[tuple[_Column, ValueRejected, Any]] = []
-        for column in self._columns:
-            raw = row[column.index]
-            try:
-                values[column.field] = column.coerce(raw)
-            except ValueRejected as exc:
-                problems.append((column, exc, raw))
-        if problems:
-            bad, first, raw_value = problems[0]
-            message = first.message
-            if len(problems) > 1:
-                message += " (also: " + ", ".join(f"{c.column}: {e.code}" for c, e, _ in problems[1:]) + ")"
-            return Rejection(row_no, cursor, bad.column, first.code, message, raw_value)
-        subscriptions = self._read_subscriptions(row, row_no, cursor)
-        if isinstance(subscriptions, Rejection):
-            return subscriptions
+        try:
+            for field, index, coerce in self._plan:
+                values[field] = coerce(row[index])
+        except ValueRejected:
+            return self._rejected_values(row, row_no, cursor)
+        subscriptions: tuple[SubscriptionValue, ...] = ()
+        if self._subscriptions:
+            read = self._read_subscriptions(row, row_no, cursor)
+            if isinstance(read, Rejection):
+                return read
+            subscriptions = read
         key, key2, raw_key = self._read_key(row, values)
         if isinstance(key, Rejection):
             return Rejection(row_no, cursor, key.column, key.code, key.message, key.value)
@@ -206,12 +216,43 @@ class RowMapper:
             self._locate(values)
         return Record(row_no, cursor, key, values, subscriptions, key2)
 
+    def known(self, row: Sequence[Any], row_no: int) -> Known | None:
+        """The row as Known (its key read, nothing else mapped); None when its key cannot be read."""
+        try:
+            if self._key_value_coerce is not None:
+                key = self._key_value_coerce(row[self._key_value_index])
+            else:
+                assert self._key_index is not None
+                key = self._key_coerce(row[self._key_index])
+            key2 = self._text(row[self._key2_index]) if self._key2_index is not None else None
+        except ValueRejected:
+            return None
+        if key is None or (self._key2_index is not None and key2 is None):
+            return None
+        cursor = None if self._cursor_index is None else row[self._cursor_index]
+        return Known(row_no, cursor, key, key2)
+
+    def _rejected_values(self, row: Sequence[Any], row_no: int, cursor: Any) -> Rejection:
+        """The rejection of a row with bad values: the first problem, and the codes of the others."""
+        problems: list[tuple[_Column, ValueRejected, Any]] = []
+        for column in self._columns:
+            raw = row[column.index]
+            try:
+                column.coerce(raw)
+            except ValueRejected as exc:
+                problems.append((column, exc, raw))
+        bad, first, raw_value = problems[0]
+        message = first.message
+        if len(problems) > 1:
+            message += " (also: " + ", ".join(f"{c.column}: {e.code}" for c, e, _ in problems[1:]) + ")"
+        return Rejection(row_no, cursor, bad.column, first.code, message, raw_value)
+
     def _read_key(self, row: Sequence[Any], values: dict[str, Any]) -> tuple[Any, str | None, Any]:
         """(key, key2, raw key); a key that cannot be read is returned as a Rejection in first place."""
         if self._key_from_values:
             field = self._match_field
             key = values.pop(field, None) if field == "profile_id" else values[field]
-            raw = row[_find_index(self._columns, self._match_field)]
+            raw = row[self._key_value_index]
         else:
             assert self._key_index is not None
             raw = row[self._key_index]
@@ -276,7 +317,3 @@ class RowMapper:
                 values[name] = coerce(getattr(location, name))
             except ValueRejected:  # a value the field cannot hold (too long, unknown zone) is left out
                 values[name] = None
-
-
-def _find_index(columns: list[_Column], field: str) -> int:
-    return next(c.index for c in columns if c.field == field)

@@ -51,10 +51,9 @@ def extract_part(
             else:
                 cursor.execute(text)
             columns = tuple(str(d[0]) for d in cursor.description or ())
-        normalise = dialect.normalise
         while True:
             with _source_errors(dialect, conn_id, "reading rows"):
                 rows = cursor.fetchmany(batch_size)
             if not rows:
                 return
-            yield Batch(columns, [tuple(normalise(v) for v in row) for row in rows])
+            yield Batch(columns, dialect.normalise_rows(rows))

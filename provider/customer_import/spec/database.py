@@ -61,7 +61,7 @@ STANDARD_FIELDS: dict[str, FieldDef] = {
 }
 
 # Columns every profile row has besides its fields; not mappable (profile_id only as a matching key).
-SYSTEM_COLUMNS = ("profile_id", "created_at", "updated_at")
+SYSTEM_COLUMNS = ("profile_id", "created_at", "updated_at", "source_fingerprint")
 # Keys of an exported profile besides its fields (``profiles export``); not usable as field names.
 RESERVED_NAMES = (*SYSTEM_COLUMNS, "fields", "subscriptions")
 

@@ -4,7 +4,8 @@ A batch is loaded into staging tables, then a fixed handful of statements match 
 profiles, decide each row's action, update, insert, write subscriptions and record events, whatever the
 batch size:
 
-    stage(row_no, match_key, match_key2, <mapped fields>, profile_id, match_count, action, subs_changed)
+    stage(row_no, match_key, match_key2, <mapped fields>, fingerprint, profile_id, match_count, action,
+          subs_changed)
     stage_subs(row_no, resource, channel, contact, provider, status, profile_id, sub_action)
 
 Profile actions: ``create``, ``update``, ``unchanged``, ``skip`` (the mode says leave it), ``ambiguous``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from customer_import.fingerprints import FINGERPRINT_COLUMN
 from customer_import.spec.vocab import FieldType, ImportMode
 from customer_import.store.dialects import StoreDialect
 from customer_import.store.tables import Tables
@@ -45,11 +47,13 @@ class BatchPlan:
     keep_existing_on_empty: bool
     # Fields filled by IP location: an address without a location never erases a stored value.
     keep_when_empty: frozenset[str] = frozenset()
+    # Whether rows carry source fingerprints (customer_import.fingerprints) to keep on their profiles.
+    fingerprints: bool = False
 
     @property
     def stage_columns(self) -> tuple[str, ...]:
         """Columns bulk-loaded into the stage, in order."""
-        return ("row_no", "match_key", "match_key2", *(name for name, _ in self.fields))
+        return ("row_no", "match_key", "match_key2", *(name for name, _ in self.fields), "fingerprint")
 
 
 SUB_STAGE_COLUMNS = ("row_no", "resource", "channel", "contact", "provider", "status")
@@ -63,6 +67,7 @@ def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
         f"match_key {key_type} NOT NULL",
         "match_key2 TEXT",
         *(f"{q(name)} {dialect.column_type(kind)}" for name, kind in plan.fields),
+        f"fingerprint {dialect.bytes_type}",
         "profile_id BIGINT",
         "match_count INTEGER NOT NULL DEFAULT 0",
         "action TEXT",
@@ -158,6 +163,8 @@ def update(dialect: StoreDialect, plan: BatchPlan) -> str:
     q = dialect.quote
     stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
     assignments = [f"{q(name)} = {_new_value(dialect, plan, name, 's', profiles)}" for name, _ in plan.fields]
+    # Every profile write replaces the fingerprint (NULL from an import without): see fingerprints.py.
+    assignments.append(f"{FINGERPRINT_COLUMN} = s.fingerprint")
     assignments.append(f"updated_at = {dialect.param}")
     actions = f"('{UPDATE}')" if plan.skip_unchanged else f"('{UPDATE}', '{UNCHANGED}')"
     return (
@@ -178,8 +185,21 @@ def insert(dialect: StoreDialect, plan: BatchPlan) -> str:
     columns = ", ".join(["profile_id", *names])
     p = dialect.param
     return (
-        f"INSERT INTO {q(plan.tables.profiles)} ({columns}, created_at, updated_at) "
-        f"SELECT {columns}, {p}, {p} FROM {q(plan.tables.stage)} WHERE action = '{CREATE}' ORDER BY row_no"
+        f"INSERT INTO {q(plan.tables.profiles)} ({columns}, {FINGERPRINT_COLUMN}, created_at, updated_at) "
+        f"SELECT {columns}, fingerprint, {p}, {p} FROM {q(plan.tables.stage)} "
+        f"WHERE action = '{CREATE}' ORDER BY row_no"
+    )
+
+
+def confirm_fingerprints(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """An unchanged profile keeps the fingerprint of the row that found it unchanged (nothing else
+    changes: not updated_at, no event), so the next run can skip that row without mapping it."""
+    q = dialect.quote
+    stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
+    return (
+        f"UPDATE {profiles} SET {FINGERPRINT_COLUMN} = s.fingerprint FROM {stage} s "
+        f"WHERE s.profile_id = {profiles}.profile_id AND s.action = '{UNCHANGED}' "
+        f"AND s.fingerprint IS NOT NULL AND {profiles}.{FINGERPRINT_COLUMN} IS DISTINCT FROM s.fingerprint"
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from customer_import.exceptions import StoreSchemaError
+from customer_import.fingerprints import FINGERPRINT_COLUMN
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.vocab import FieldType
 from customer_import.store.dialects import StoreDialect
@@ -32,7 +33,7 @@ def create_statements(dialect: StoreDialect, tables: Tables) -> list[str]:
         f"database_name TEXT NOT NULL, field_name TEXT NOT NULL, field_type TEXT NOT NULL, "
         f"is_unique INTEGER NOT NULL, PRIMARY KEY (database_name, field_name))",
         f"CREATE TABLE IF NOT EXISTS {q(tables.profiles)} (profile_id {dialect.identity_column}, "
-        f"created_at {ts} NOT NULL, updated_at {ts} NOT NULL)",
+        f"created_at {ts} NOT NULL, updated_at {ts} NOT NULL, {FINGERPRINT_COLUMN} {dialect.bytes_type})",
         f"CREATE TABLE IF NOT EXISTS {q(tables.events)} (event_id {dialect.identity_column}, "
         f"profile_id BIGINT NOT NULL, event_type TEXT NOT NULL, import_name TEXT NOT NULL, "
         f"run_id TEXT NOT NULL, occurred_at {ts} NOT NULL)",
@@ -62,6 +63,15 @@ def evolve(cursor: Any, dialect: StoreDialect, database: ProfileDatabase) -> lis
     recorded = {name: (FieldType(kind), bool(unique)) for name, kind, unique in cursor.fetchall()}
     columns = dialect.existing_columns(cursor, tables.profiles)
     changes: list[SchemaChange] = []
+    if FINGERPRINT_COLUMN not in columns:  # a store created before fingerprints existed
+        cursor.execute(
+            f"ALTER TABLE {q(tables.profiles)} ADD COLUMN {FINGERPRINT_COLUMN} {dialect.bytes_type}"
+        )
+        changes.append(SchemaChange(f"added column {FINGERPRINT_COLUMN} (skips unchanged source rows)"))
+    cursor.execute(
+        f"CREATE INDEX IF NOT EXISTS {q(tables.index(FINGERPRINT_COLUMN, False))} "
+        f"ON {q(tables.profiles)} ({FINGERPRINT_COLUMN})"
+    )
     conflicts = []
     for name, definition in database.all_fields().items():
         before = recorded.get(name)

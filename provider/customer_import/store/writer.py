@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from customer_import.fingerprints import fingerprints_apply
 from customer_import.mapping.mapper import SubscriptionValue
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
@@ -15,6 +16,21 @@ from customer_import.store import batch_sql as sql
 from customer_import.store.dialects import StoreDialect
 from customer_import.store.schema import SchemaChange, evolve
 from customer_import.store.tables import Tables
+
+
+class RowToWrite(Protocol):
+    """What the writer reads of a row: the mapper's Record, or a StagedRow built by hand."""
+
+    @property
+    def row_no(self) -> int: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def values(self) -> dict[str, Any]: ...
+    @property
+    def subscriptions(self) -> tuple[SubscriptionValue, ...]: ...
+    @property
+    def key2(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,7 @@ def plan_for(spec: ImportSpec, database: ProfileDatabase, filled: Sequence[str] 
         skip_unchanged=spec.prevent_duplication.skip_unchanged,
         keep_existing_on_empty=spec.prevent_duplication.keep_existing_on_empty,
         keep_when_empty=frozenset(filled) - {m.field for m in spec.mapping},
+        fingerprints=fingerprints_apply(spec),
     )
 
 
@@ -119,23 +136,62 @@ class ProfileWriter:
         self.import_name = spec.name
         self.run_id = run_id
         self.record_events = not spec.target.suppress_triggers
-        self._match_type = self.plan.match_type
+        self._key_adapter = dialect.adapter(self.plan.match_type)
+        self._names = tuple(name for name, _ in self.plan.fields)
+        self._adapters = tuple(dialect.adapter(kind) for _, kind in self.plan.fields)
 
-    def write(self, rows: Sequence[StagedRow], now: dt.datetime | None = None) -> BatchOutcome:
+    def _stage_rows(
+        self, rows: Sequence[RowToWrite], fingerprints: Mapping[int, bytes]
+    ) -> list[tuple[Any, ...]]:
+        """The stage's tuples; values are adapted only for the field types the dialect changes."""
+        names, key_adapter, fingerprint = self._names, self._key_adapter, fingerprints.get
+        if not any(self._adapters):
+            return [
+                (
+                    row.row_no,
+                    row.key if key_adapter is None else key_adapter(row.key),
+                    row.key2,
+                    *map(row.values.get, names),
+                    fingerprint(row.row_no),
+                )
+                for row in rows
+            ]
+        pairs = tuple(zip(names, self._adapters, strict=True))
+        staged = []
+        for row in rows:
+            values = row.values
+            out = [row.row_no, row.key if key_adapter is None else key_adapter(row.key), row.key2]
+            for name, adapt in pairs:
+                value = values.get(name)
+                out.append(value if adapt is None or value is None else adapt(value))
+            out.append(fingerprint(row.row_no))
+            staged.append(tuple(out))
+        return staged
+
+    def known_fingerprints(self, fingerprints: Sequence[bytes]) -> set[bytes]:
+        """Which source-row fingerprints stored profiles hold (read outside any write transaction)."""
+        if not fingerprints:
+            return set()
+        cursor = self.connection.cursor()
+        try:
+            found = self.dialect.known_fingerprints(cursor, self.plan.tables.profiles, fingerprints)
+        finally:
+            cursor.close()
+            self.connection.rollback()  # end the read transaction: no snapshot or lock is kept
+        return found
+
+    def write(
+        self,
+        rows: Sequence[RowToWrite],
+        now: dt.datetime | None = None,
+        fingerprints: Mapping[int, bytes] | None = None,
+    ) -> BatchOutcome:
         """Match and write ``rows`` (unique keys) in one transaction; return the action counts."""
         if not rows:
             return BatchOutcome()
         d, plan = self.dialect, self.plan
         stamp = d.timestamp(now or dt.datetime.now(dt.UTC))
-        staged = [
-            (
-                row.row_no,
-                d.to_db(self._match_type, row.key),
-                row.key2,
-                *(d.to_db(kind, row.values.get(name)) for name, kind in plan.fields),
-            )
-            for row in rows
-        ]
+        staged = self._stage_rows(rows, fingerprints if self.plan.fingerprints and fingerprints else {})
         subscriptions = [
             (row.row_no, sub.resource, sub.channel, sub.contact, sub.provider, sub.status)
             for row in rows
@@ -154,6 +210,8 @@ class ProfileWriter:
             cursor.execute(sql.update(d, plan), (stamp,))
             cursor.execute(sql.assign_ids(d, plan))
             cursor.execute(sql.insert(d, plan), (stamp, stamp))
+            if plan.fingerprints:
+                cursor.execute(sql.confirm_fingerprints(d, plan))
             if subscriptions:
                 cursor.execute(sql.link_subscriptions(d, plan))
                 cursor.execute(sql.classify_subscriptions(d, plan))

@@ -64,6 +64,8 @@ class ClickHouseSource(SourceDialect):
         finally:
             client.disconnect()
 
+    plain_types = SourceDialect.plain_types - {dt.datetime}  # normalise changes these
+
     def normalise(self, value: Any) -> Any:
         # Nullable -> None, LowCardinality(String) -> str, Enum -> str, UUID, IPv4/IPv6, Decimal, Array and
         # Tuple are handled by the base; DateTime('tz') and DateTime64 arrive as aware datetimes.

@@ -45,6 +45,8 @@ class MsSqlSource(SourceDialect):
                 yield cursor
             connection.rollback()
 
+    plain_types = SourceDialect.plain_types - {dt.datetime}  # normalise changes these
+
     def normalise(self, value: Any) -> Any:
         # DATETIMEOFFSET arrives as an aware datetime, BIT as bool, UNIQUEIDENTIFIER as uuid.UUID,
         # MONEY/DECIMAL as Decimal: the base handles them; DATETIME2 beyond microseconds is truncated by pymssql.

@@ -39,6 +39,8 @@ class OracleSource(SourceDialect):
                 yield cursor
             connection.rollback()
 
+    plain_types = SourceDialect.plain_types - {float}  # normalise changes these
+
     def normalise(self, value: Any) -> Any:
         if hasattr(value, "read") and callable(value.read):  # CLOB / NCLOB / BLOB locators
             value = value.read()

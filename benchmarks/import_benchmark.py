@@ -279,8 +279,9 @@ def statement_label(query: object) -> str:
 class PhaseTimer:
     """Wall time per phase of ``run_import``, from wrappers around per-batch functions (never per-row ones).
 
-    Mapping and validation is what ``_write_batch`` spends outside de-duplication and the writer. Store
-    statements run inside ``ProfileWriter.write`` are timed one by one and named by their text. A function
+    Mapping and validation is what ``_submit`` spends outside computing and looking up source
+    fingerprints, plus what ``_write_batch`` spends outside de-duplication and the writer (rejections).
+    Store statements run inside ``ProfileWriter.write`` are timed one by one and named by their text. A function
     that a refactoring renamed is left untimed and listed in ``missing``, never guessed at.
     """
 
@@ -288,10 +289,16 @@ class PhaseTimer:
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.missing: list[str] = []
         self.writing = False  # inside ProfileWriter.write; statements outside it are set-up
+        self.looking = False  # inside ProfileWriter.known_fingerprints (timed as a whole)
         self._restore: list[tuple[Any, str, Any]] = []
 
     def _wrap(
-        self, owner: Any, name: str, label: Callable[[tuple[Any, ...]], str], flag: bool = False
+        self,
+        owner: Any,
+        name: str,
+        label: Callable[[tuple[Any, ...]], str],
+        flag: bool = False,
+        flag_name: str = "writing",
     ) -> None:
         original = getattr(owner, name, None)
         if original is None:
@@ -301,14 +308,14 @@ class PhaseTimer:
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             if flag:
-                timer.writing = True
+                setattr(timer, flag_name, True)
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
                 timer.seconds[label(args)] += time.perf_counter() - start
                 if flag:
-                    timer.writing = False
+                    setattr(timer, flag_name, False)
 
         setattr(owner, name, timed)
         self._restore.append((owner, name, original))
@@ -335,16 +342,22 @@ class PhaseTimer:
         self._restore.append((owner, name, original))
 
     def _statement(self, label: str) -> str:
+        if self.looking:
+            return "lookup statement"  # inside "lookup"
         return f"stmt: {label}" if self.writing else "setup"
 
     def __enter__(self) -> PhaseTimer:
         from customer_import import importer
+        from customer_import.fingerprints import RowFingerprints
         from customer_import.store.dialects import PostgresStore
         from customer_import.store.writer import ProfileWriter
 
         self._wrap_generator(importer, "extract_part", "extract")
         self._wrap(psycopg.ServerCursor, "fetchmany", lambda _: "fetchmany")
         self._wrap(importer, "_write_batch", lambda _: "batch")
+        self._wrap(importer, "_submit", lambda _: "submit")
+        self._wrap(RowFingerprints, "of", lambda _: "fingerprints")
+        self._wrap(ProfileWriter, "known_fingerprints", lambda _: "lookup", flag=True, flag_name="looking")
         self._wrap(importer.DuplicateKeyFilter, "apply", lambda _: "dedupe")
         self._wrap(ProfileWriter, "write", lambda _: "write", flag=True)
         self._wrap(PostgresStore, "load_stage", lambda _: self._statement("COPY rows into the stage"))
@@ -366,7 +379,11 @@ class PhaseTimer:
         phases = {
             "extract: fetchmany (server + network)": s["fetchmany"],
             "extract: normalise values, build batches": s["extract"] - s["fetchmany"],
-            "map + validate rows (RowMapper.map, rejections)": s["batch"] - s["dedupe"] - s["write"],
+            "source fingerprints: compute": s["fingerprints"],
+            "source fingerprints: look up in the store": s["lookup"],
+            "map + validate rows (RowMapper.map / known rows' keys, rejections)": (
+                s["submit"] - s["fingerprints"] - s["lookup"] + s["batch"] - s["dedupe"] - s["write"]
+            ),
             "de-duplicate keys": s["dedupe"],
             "write: Python (adapt values to stage rows)": s["write"] - sum(v for _, v in statements),
             **{f"write: {name}": seconds for name, seconds in statements},

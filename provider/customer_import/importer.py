@@ -229,7 +229,9 @@ def _write_batch(
             report.reject(item)
         else:
             records.append(item)
-    records.extend(pending.known)
+    if pending.known:
+        records.extend(pending.known)
+        records.sort(key=lambda r: r.row_no)  # duplicate_keys first/last follow the source order
     kept, skipped, rejected = duplicates.apply(records)
     report.skipped += len(skipped)
     for record in rejected:

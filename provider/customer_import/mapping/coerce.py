@@ -35,6 +35,7 @@ from customer_import.mapping.errors import (
     TYPE_MISMATCH,
     ValueRejected,
 )
+from customer_import.mapping.phones import FastPhoneParser
 from customer_import.spec.database import FieldDef
 from customer_import.spec.import_spec import MappingItem
 from customer_import.spec.vocab import FieldType
@@ -459,9 +460,14 @@ def _build_email(field_def: FieldDef, item: MappingItem | None, timezone: str) -
 def _build_phone(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
     region = item.phone.default_region if item is not None and item.phone is not None else None
     e164 = phonenumbers.PhoneNumberFormat.E164
+    fast = FastPhoneParser(region).e164  # the library's answer for simple shapes, else None
 
-    @functools.lru_cache(maxsize=65536)
     def parse(text: str) -> str:
+        answer = fast(text)
+        return answer if answer is not None else library_parse(text)
+
+    @functools.lru_cache(maxsize=4096)
+    def library_parse(text: str) -> str:
         # Without a region only "+CC" is understood; "00" is the international prefix of most countries.
         international = "+" + text[2:] if region is None and text.startswith("00") else text
         try:

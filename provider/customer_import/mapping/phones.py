@@ -99,7 +99,7 @@ class _Region:
         types = [f"(?:{pattern})" for pattern, lengths in self.types if not lengths or length in lengths]
         if not types:
             return None
-        return re.compile("|".join(types))
+        return re.compile(f"(?=(?:{self.general.pattern})\\Z)(?:{'|'.join(types)})")
 
     def _general_matches(self, number: str) -> bool:
         return self.general is not None and self.general.fullmatch(number) is not None

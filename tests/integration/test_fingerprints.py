@@ -5,7 +5,7 @@ run without fingerprints gives."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +79,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(
-    store: str, sqlite_conn: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Harness]:
+def harness(store: str, sqlite_conn: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> Harness:
     h = Harness(sqlite_conn("src"))
     original = RowMapper.map
 
@@ -91,7 +89,7 @@ def harness(
 
     monkeypatch.setattr(RowMapper, "map", counting_map)
     h.load(ROWS)
-    yield h
+    return h
 
 
 def test_a_rerun_maps_only_new_changed_and_rejected_rows(harness: Harness) -> None:

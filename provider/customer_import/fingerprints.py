@@ -5,7 +5,7 @@ keeps the fingerprint of the source row it came from (column ``source_fingerprin
 a keyed 128-bit BLAKE2b of the row's values as the driver gave them (msgpack-encoded); the key is derived
 from everything else that decides what becomes of a row: this package's version, the spec's target,
 mapping, subscriptions, duplicate prevention and time zone, the result's column names, the profile
-database definition and the IP-location file (not the query or the schedule: they choose rows, not what
+database definition and the IP-location data (not the query or the schedule: they choose rows, not what
 a row becomes).
 
 So a stored fingerprint equal to a new row's means: an import configured the same way already wrote (or
@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import ImportMode
+
+if TYPE_CHECKING:
+    from customer_import.geo.locator import GeoLocator
 
 FINGERPRINT_COLUMN = "source_fingerprint"
 FINGERPRINT_BYTES = 16
@@ -51,27 +53,17 @@ def _package_version() -> str:
         return "unknown"
 
 
-def _file_identity(path: str | None) -> str:
-    if not path:
-        return ""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return path
-    return f"{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
-
-
 class RowFingerprints:
     """Fingerprints of one import's source rows (deterministic across processes and runs)."""
 
-    def __init__(self, spec: ImportSpec, database: ProfileDatabase, ip_location_file: str | None) -> None:
+    def __init__(self, spec: ImportSpec, database: ProfileDatabase, locator: GeoLocator | None) -> None:
         self._material = "\n".join(
             (
                 _package_version(),
                 spec.model_dump_json(include={"target", "mapping", "subscriptions", "prevent_duplication"}),
                 spec.schedule.timezone,
                 database.model_dump_json(),
-                _file_identity(ip_location_file),
+                locator.source.description if locator is not None else "",  # file and build, or library
             )
         )
         self._keys: dict[tuple[str, ...], bytes] = {}

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from customer_import import config
 from customer_import.cursor import CursorState, advance
 from customer_import.fingerprints import RowFingerprints, fingerprints_apply
 from customer_import.geo.locator import fields_to_fill, locator_for
@@ -133,12 +132,7 @@ def run_import(
     locator = locator_for(spec)  # once per run, before anything is written: a missing file fails here
     filled = fields_to_fill(spec, database, locator.fields) if locator is not None else ()
     mapper = batch_mapper(spec, database, locator, mapping_workers)
-    fingerprinter = None
-    if fingerprints_apply(spec):
-        ip_file = (
-            spec.target.ip_location_mmdb or config.ip_location_mmdb() if spec.target.ip_location else None
-        )
-        fingerprinter = RowFingerprints(spec, database, str(ip_file) if ip_file else None)
+    fingerprinter = RowFingerprints(spec, database, locator) if fingerprints_apply(spec) else None
     try:
         with open_store(store_conn_id) as (store_dialect, connection):
             report.schema_changes = [

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from customer_import.mapping.mapper import Record
 from customer_import.store.connection import open_store
-from customer_import.store.writer import ProfileWriter, StagedRow, ensure_schema
+from customer_import.store.writer import ProfileWriter, ensure_schema
 from tests.helpers import make_database, make_spec
 
 ROWS = [
-    StagedRow(n, f"user{n}@example.com", {"email": f"user{n}@example.com", "crm_id": n})
+    Record(n, None, f"user{n}@example.com", {"email": f"user{n}@example.com", "crm_id": n})
     for n in range(1, 2001)
 ]
 

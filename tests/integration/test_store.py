@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from customer_import.exceptions import StoreSchemaError
+from customer_import.mapping.mapper import Record
 from customer_import.store.connection import open_store
 from customer_import.store.export import iter_profiles
 from customer_import.store.tables import Tables
-from customer_import.store.writer import ProfileWriter, StagedRow, ensure_schema
+from customer_import.store.writer import ProfileWriter, ensure_schema
 from tests.helpers import make_database, make_spec
 
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
@@ -20,7 +21,7 @@ T1 = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 
 
 def write(
-    conn_id: str, spec: Any, rows: list[StagedRow], now: dt.datetime = T0, database: Any = None
+    conn_id: str, spec: Any, rows: list[Record], now: dt.datetime = T0, database: Any = None
 ) -> dict[str, int]:
     database = database or make_database()
     with open_store(conn_id) as (dialect, connection):
@@ -43,8 +44,8 @@ def query(conn_id: str, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in rows]
 
 
-def row(n: int, email: str, **values: Any) -> StagedRow:
-    return StagedRow(n, email, {"email": email, **values})
+def row(n: int, email: str, **values: Any) -> Record:
+    return Record(n, None, email, {"email": email, **values})
 
 
 def test_upsert_creates_then_updates_in_place(store: str) -> None:
@@ -135,7 +136,7 @@ def test_ambiguous_match_is_rejected_and_writes_nothing(store: str) -> None:
     write(
         store,
         make_spec(target={"matching": {"by": "custom", "field": "crm_id"}}),
-        [StagedRow(1, 9, {"email": "a@x.com", "crm_id": 9})],
+        [Record(1, None, 9, {"email": "a@x.com", "crm_id": 9})],
     )
     counts = write(store, spec, [row(1, "a@x.com", first_name="Changed")], now=T1)
     assert counts == {"ambiguous": 1, "ambiguous_rows": 1}
@@ -144,9 +145,9 @@ def test_ambiguous_match_is_rejected_and_writes_nothing(store: str) -> None:
 
 def test_custom_matching_on_unique_field(store: str) -> None:
     spec = make_spec(target={"matching": {"by": "custom", "field": "crm_id"}})
-    write(store, spec, [StagedRow(1, 7, {"email": "a@x.com", "first_name": "Ann", "crm_id": 7})])
+    write(store, spec, [Record(1, None, 7, {"email": "a@x.com", "first_name": "Ann", "crm_id": 7})])
     counts = write(
-        store, spec, [StagedRow(1, 7, {"email": "new@x.com", "first_name": "Ann", "crm_id": 7})], now=T1
+        store, spec, [Record(1, None, 7, {"email": "new@x.com", "first_name": "Ann", "crm_id": 7})], now=T1
     )
     assert counts == {"update": 1, "ambiguous_rows": 0}
     assert [p["fields"]["email"] for p in profiles(store)] == ["new@x.com"]
@@ -163,8 +164,8 @@ def test_profile_id_matching_updates_only_existing_ids(store: str) -> None:
         store,
         spec,
         [
-            StagedRow(1, profile["profile_id"], {"first_name": "Anna"}),
-            StagedRow(2, 999999, {"first_name": "X"}),
+            Record(1, None, profile["profile_id"], {"first_name": "Anna"}),
+            Record(2, None, 999999, {"first_name": "X"}),
         ],
         now=T1,
     )
@@ -197,7 +198,7 @@ def test_every_field_type_round_trips(store: str) -> None:
         "extra": {"a": [1, 2], "b": None},
         "crm_id": 2**62,
     }
-    write(store, spec, [StagedRow(1, "a@x.com", values)])
+    write(store, spec, [Record(1, None, "a@x.com", values)])
     fields = profiles(store)[0]["fields"]
     assert fields["birth_date"] == "1990-02-28"
     assert fields["interests"] == ["books", "tech"]
@@ -205,7 +206,7 @@ def test_every_field_type_round_trips(store: str) -> None:
     assert fields["vip"] is True and fields["ltv"] == 1234.5 and fields["crm_id"] == 2**62
     assert dt.datetime.fromisoformat(fields["seen_at"]) == values["seen_at"]
     # identical values compare equal in the store's own types: a second write is "unchanged"
-    assert write(store, spec, [StagedRow(1, "a@x.com", values)], now=T1) == {
+    assert write(store, spec, [Record(1, None, "a@x.com", values)], now=T1) == {
         "unchanged": 1,
         "ambiguous_rows": 0,
     }

@@ -187,7 +187,7 @@ class RowMapper:
         return None if self._cursor_index is None else row[self._cursor_index]
 
     def map(self, row: Sequence[Any], row_no: int) -> Record | Rejection:
-        cursor = None if self._cursor_index is None else row[self._cursor_index]
+        cursor = self.cursor_value(row)
         values: dict[str, Any] = {}
         try:
             for field, index, coerce in self._plan:
@@ -218,19 +218,17 @@ class RowMapper:
 
     def known(self, row: Sequence[Any], row_no: int) -> Known | None:
         """The row as Known (its key read, nothing else mapped); None when its key cannot be read."""
-        try:
-            if self._key_value_coerce is not None:
-                key = self._key_value_coerce(row[self._key_value_index])
-            else:
-                assert self._key_index is not None
-                key = self._key_coerce(row[self._key_index])
-            key2 = self._text(row[self._key2_index]) if self._key2_index is not None else None
-        except ValueRejected:
+        values: dict[str, Any] = {}
+        if self._key_from_values:
+            assert self._key_value_coerce is not None
+            try:
+                values[self._match_field] = self._key_value_coerce(row[self._key_value_index])
+            except ValueRejected:
+                return None
+        key, key2, _ = self._read_key(row, values)
+        if isinstance(key, Rejection) or key is None or (self._key2_index is not None and key2 is None):
             return None
-        if key is None or (self._key2_index is not None and key2 is None):
-            return None
-        cursor = None if self._cursor_index is None else row[self._cursor_index]
-        return Known(row_no, cursor, key, key2)
+        return Known(row_no, self.cursor_value(row), key, key2)
 
     def _rejected_values(self, row: Sequence[Any], row_no: int, cursor: Any) -> Rejection:
         """The rejection of a row with bad values: the first problem, and the codes of the others."""

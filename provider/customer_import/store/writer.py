@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from customer_import.fingerprints import fingerprints_apply
-from customer_import.mapping.mapper import SubscriptionValue
+from customer_import.mapping.mapper import Record
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import FieldType, MatchBy
@@ -16,33 +16,6 @@ from customer_import.store import batch_sql as sql
 from customer_import.store.dialects import StoreDialect
 from customer_import.store.schema import SchemaChange, evolve
 from customer_import.store.tables import Tables
-
-
-class RowToWrite(Protocol):
-    """What the writer reads of a row: the mapper's Record, or a StagedRow built by hand."""
-
-    @property
-    def row_no(self) -> int: ...
-    @property
-    def key(self) -> Any: ...
-    @property
-    def values(self) -> dict[str, Any]: ...
-    @property
-    def subscriptions(self) -> tuple[SubscriptionValue, ...]: ...
-    @property
-    def key2(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StagedRow:
-    """A mapped row ready to write: its run row number, normalised matching key and field values."""
-
-    row_no: int
-    key: Any
-    values: dict[str, Any]
-    subscriptions: tuple[SubscriptionValue, ...] = ()
-    key2: str | None = None  # the push provider, when matching by push_subscription
-
 
 PHONE_CHANNELS = ("sms", "whatsapp", "viber")
 _MATCH_PLANS: dict[MatchBy, sql.MatchPlan] = {
@@ -140,9 +113,7 @@ class ProfileWriter:
         self._names = tuple(name for name, _ in self.plan.fields)
         self._adapters = tuple(dialect.adapter(kind) for _, kind in self.plan.fields)
 
-    def _stage_rows(
-        self, rows: Sequence[RowToWrite], fingerprints: Mapping[int, bytes]
-    ) -> list[tuple[Any, ...]]:
+    def _stage_rows(self, rows: Sequence[Record], fingerprints: Mapping[int, bytes]) -> list[tuple[Any, ...]]:
         """The stage's tuples; values are adapted only for the field types the dialect changes."""
         names, key_adapter, fingerprint = self._names, self._key_adapter, fingerprints.get
         if not any(self._adapters):
@@ -182,7 +153,7 @@ class ProfileWriter:
 
     def write(
         self,
-        rows: Sequence[RowToWrite],
+        rows: Sequence[Record],
         now: dt.datetime | None = None,
         fingerprints: Mapping[int, bytes] | None = None,
     ) -> BatchOutcome:

@@ -348,7 +348,7 @@ class PhaseTimer:
 
     def __enter__(self) -> PhaseTimer:
         from customer_import import importer
-        from customer_import.fingerprints import RowFingerprints
+        from customer_import.fingerprints import RowFingerprints, StoredFingerprints
         from customer_import.store.dialects import PostgresStore
         from customer_import.store.writer import ProfileWriter
 
@@ -358,6 +358,8 @@ class PhaseTimer:
         self._wrap(importer, "_submit", lambda _: "submit")
         self._wrap(RowFingerprints, "of", lambda _: "fingerprints")
         self._wrap(ProfileWriter, "known_fingerprints", lambda _: "lookup", flag=True, flag_name="looking")
+        self._wrap(StoredFingerprints, "known", lambda _: "lookup")
+        self._wrap(ProfileWriter, "stored_fingerprints", lambda _: "load", flag=True, flag_name="looking")
         self._wrap(importer.DuplicateKeyFilter, "apply", lambda _: "dedupe")
         self._wrap(ProfileWriter, "write", lambda _: "write", flag=True)
         self._wrap(PostgresStore, "load_stage", lambda _: self._statement("COPY rows into the stage"))
@@ -380,7 +382,8 @@ class PhaseTimer:
             "extract: fetchmany (server + network)": s["fetchmany"],
             "extract: normalise values, build batches": s["extract"] - s["fetchmany"],
             "source fingerprints: compute": s["fingerprints"],
-            "source fingerprints: look up in the store": s["lookup"],
+            "source fingerprints: read the store's, once a run": s["load"],
+            "source fingerprints: look up (in memory, or in the store)": s["lookup"],
             "map + validate rows (RowMapper.map / known rows' keys, rejections)": (
                 s["submit"] - s["fingerprints"] - s["lookup"] + s["batch"] - s["dedupe"] - s["write"]
             ),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from customer_import.fingerprints import DEFAULT_FINGERPRINT_CACHE_MB
+
 SECTION = "customer_import"
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -74,3 +76,11 @@ def mapping_workers() -> int:
     (0, the default: map in the task process)."""
     value = _option("mapping_workers")
     return int(value) if value else 0
+
+
+def fingerprint_cache_mb() -> int:
+    """``[customer_import] fingerprint_cache_mb``: memory a ``skip_unchanged`` run may hold its store's
+    source-row fingerprints in (17 bytes a profile; default 64, about 3.9 million profiles). A store with
+    more is asked per batch instead; 0 always asks per batch."""
+    value = _option("fingerprint_cache_mb")
+    return int(value) if value else DEFAULT_FINGERPRINT_CACHE_MB

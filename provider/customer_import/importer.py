@@ -7,12 +7,20 @@ Nothing here knows Airflow beyond the cursor state it is given: the operator sup
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from customer_import.cursor import CursorState, advance
-from customer_import.fingerprints import RowFingerprints, fingerprints_apply
+from customer_import.fingerprints import (
+    DEFAULT_FINGERPRINT_CACHE_MB,
+    RowFingerprints,
+    StoredFingerprints,
+    fingerprints_apply,
+)
 from customer_import.geo.locator import fields_to_fill, locator_for
 from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, batch_mapper
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
@@ -30,6 +38,8 @@ from customer_import.store.writer import ProfileWriter, ensure_schema
 log = logging.getLogger(__name__)
 
 Keyed = TypeVar("Keyed", Record, Known, Record | Known)
+_KEY = attrgetter("key", "key2")
+_ROW_NO = attrgetter("row_no")
 
 
 class DuplicateKeyFilter:
@@ -45,31 +55,29 @@ class DuplicateKeyFilter:
         self.seen: set[Any] = set()
 
     def apply(self, records: Sequence[Keyed]) -> tuple[list[Keyed], list[Keyed], list[Keyed]]:
-        """Split a batch into (kept, skipped, rejected)."""
-        by_key: dict[Any, list[Keyed]] = {}
-        for record in records:
-            by_key.setdefault((record.key, record.key2), []).append(record)
-        kept: list[Keyed] = []
-        skipped: list[Keyed] = []
-        rejected: list[Keyed] = []
-        for key, group in by_key.items():
-            if self.policy is not DuplicateKeys.LAST and key in self.seen:
-                (rejected if self.policy is DuplicateKeys.REJECT else skipped).extend(group)
-                continue
-            if len(group) == 1:
-                kept.append(group[0])
-            elif self.policy is DuplicateKeys.LAST:
-                kept.append(group[-1])
-                skipped.extend(group[:-1])
-            elif self.policy is DuplicateKeys.FIRST:
-                kept.append(group[0])
-                skipped.extend(group[1:])
-            else:
-                rejected.extend(group)
-            if self.policy is not DuplicateKeys.LAST:
-                self.seen.add(key)
-        kept.sort(key=lambda r: r.row_no)
-        return kept, skipped, rejected
+        """Split a batch (in source order) into (kept, skipped, rejected)."""
+        keys = list(map(_KEY, records))
+        count = len(keys)
+        seen = self.seen
+        if self.policy is DuplicateKeys.LAST:
+            winner = dict(zip(keys, range(count), strict=True))  # each key's last row
+            if len(winner) == count:
+                return list(records), [], []
+            chosen = set(winner.values())
+            kept = [r for i, r in enumerate(records) if i in chosen]
+            return kept, [r for i, r in enumerate(records) if i not in chosen], []
+        if self.policy is DuplicateKeys.FIRST:
+            winner = dict(zip(reversed(keys), range(count - 1, -1, -1), strict=True))  # each key's first
+            if len(winner) == count and seen.isdisjoint(winner):
+                seen.update(winner)
+                return list(records), [], []
+            keep = [winner[k] == i and k not in seen for i, k in enumerate(keys)]
+            seen.update(winner)
+            return list(compress(records, keep)), [r for r, k in zip(records, keep, strict=True) if not k], []
+        repeats = Counter(keys)  # reject: every row of a repeated key, or of a key an earlier batch had
+        keep = [repeats[k] == 1 and k not in seen for k in keys]
+        seen.update(repeats)
+        return list(compress(records, keep)), [], [r for r, k in zip(records, keep, strict=True) if not k]
 
 
 @dataclass
@@ -87,23 +95,27 @@ def _submit(
     row_numbers: range,
     fingerprinter: RowFingerprints | None,
     writer: ProfileWriter,
+    stored: StoredFingerprints | None,
 ) -> _Pending:
     """Start mapping a batch; with fingerprints, rows a stored profile already holds are only keyed."""
     if fingerprinter is None:
         return _Pending(mapper.submit(batch.columns, batch.rows, row_numbers))
     prints = fingerprinter.of(batch.columns, batch.rows)
-    stored = writer.known_fingerprints(prints)
-    known: list[Known] = []
+    if stored is not None:
+        hits = stored.known(prints)
+    else:
+        in_store = writer.known_fingerprints(prints)
+        hits = [p in in_store for p in prints]
+    read = mapper.row_mapper(batch.columns).known_rows(
+        list(compress(batch.rows, hits)), list(compress(row_numbers, hits))
+    )
+    known = [item for item in read if item is not None]
     to_map: list[tuple[Any, ...]] = []
     numbers: list[int] = []
-    keys = mapper.row_mapper(batch.columns)
-    for row_no, row, fingerprint in zip(row_numbers, batch.rows, prints, strict=True):
-        item = keys.known(row, row_no) if fingerprint in stored else None
-        if item is not None:
-            known.append(item)
-        else:
-            to_map.append(row)
-            numbers.append(row_no)
+    if len(known) < len(batch.rows):  # rows not known, or whose key cannot be read (mapped: rejected)
+        keyed = {item.row_no for item in known}
+        numbers = [n for n in row_numbers if n not in keyed]
+        to_map = [batch.rows[n - row_numbers.start] for n in numbers]
     fingerprints = dict(zip(row_numbers, prints, strict=True))
     return _Pending(mapper.submit(batch.columns, to_map, numbers), known, fingerprints)
 
@@ -119,6 +131,7 @@ def run_import(
     batch_size: int,
     store_conn_id: str | None = None,
     mapping_workers: int = 0,
+    fingerprint_cache_mb: int = DEFAULT_FINGERPRINT_CACHE_MB,
 ) -> RunReport:
     """Run one import; the report is complete even when the run is to be failed by max_error_rate."""
     report = RunReport(
@@ -141,15 +154,27 @@ def run_import(
             writer = ProfileWriter(
                 store_dialect, connection, spec, database, run_id=run_id, filled_fields=filled
             )
+            stored = None
+            if fingerprinter is not None and fingerprint_cache_mb > 0:
+                most = fingerprint_cache_mb * 1024 * 1024 // StoredFingerprints.BYTES_EACH
+                stored = writer.stored_fingerprints(most)
+                log.info(
+                    "source fingerprints: %s",
+                    f"{len(stored):,} stored, held in memory"
+                    if stored is not None
+                    else f"more than {most:,} stored (fingerprint_cache_mb); looked up per batch",
+                )
+            run = _Committer(report, writer, spec, cursor_state, last_item, stored)
             while True:
-                before_part = last_item
+                before_part = run.last_item
                 read_in_part = 0
-                duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
+                run.duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
                 report.parts += 1
                 # Batch k is written (and the cursor saved) while batch k + 1 is being mapped; with
-                # fingerprints, batch k is written first, so that batch k + 1's lookups see its writes.
+                # fingerprints, batch k is written first, so that batch k + 1's lookups see its writes
+                # (in the store, or as the fingerprints it replaced, forgotten by ``stored``).
                 pending: _Pending | None = None
-                batches = extract_part(source, spec.source.conn_id, query, last_item, batch_size)
+                batches = extract_part(source, spec.source.conn_id, query, run.last_item, batch_size)
                 while True:
                     try:
                         batch = next(batches)
@@ -158,55 +183,55 @@ def run_import(
                     except Exception:
                         # The source failed: what was read before is still written, then the run fails.
                         if pending is not None:
-                            last_item = _commit(
-                                report, writer, duplicates, pending, spec, cursor_state, last_item
-                            )
+                            run.commit(pending)
                         raise
                     row_numbers = range(report.read + 1, report.read + 1 + len(batch.rows))
                     report.read += len(batch.rows)
                     read_in_part += len(batch.rows)
                     report.batches += 1
                     if fingerprinter is not None and pending is not None:
-                        last_item = _commit(
-                            report, writer, duplicates, pending, spec, cursor_state, last_item
-                        )
+                        run.commit(pending)
                         pending = None
-                    submitted = _submit(mapper, batch, row_numbers, fingerprinter, writer)
+                    submitted = _submit(mapper, batch, row_numbers, fingerprinter, writer, stored)
                     if pending is not None:
-                        last_item = _commit(
-                            report, writer, duplicates, pending, spec, cursor_state, last_item
-                        )
+                        run.commit(pending)
                     pending = submitted
                 if pending is not None:
-                    last_item = _commit(report, writer, duplicates, pending, spec, cursor_state, last_item)
+                    run.commit(pending)
                 if not spec.source.drain or read_in_part == 0:
                     break
-                if last_item == before_part:
-                    log.info("the cursor did not advance in this part (%r); draining stops", last_item)
+                if run.last_item == before_part:
+                    log.info("the cursor did not advance in this part (%r); draining stops", run.last_item)
                     break
     finally:
         mapper.close()
     return report
 
 
-def _commit(
-    report: RunReport,
-    writer: ProfileWriter,
-    duplicates: DuplicateKeyFilter,
-    pending: _Pending,
-    spec: ImportSpec,
-    cursor_state: CursorState,
-    last_item: Any,
-) -> Any:
-    """Write one mapped batch, then move the cursor over it; return the cursor."""
-    mapped = pending.mapped()
-    _write_batch(report, writer, duplicates, mapped, pending, spec.match_field)
-    if spec.source.cursor is not None:
-        last_item = advance(last_item, [item.cursor for item in (*mapped, *pending.known)])
-        cursor_state.save(last_item)
-        report.cursor_after = last_item
-    log.info("batch committed: %s", report.summary_line())
-    return last_item
+@dataclass
+class _Committer:
+    """Writes a run's mapped batches in order and moves the cursor over each one written."""
+
+    report: RunReport
+    writer: ProfileWriter
+    spec: ImportSpec
+    cursor_state: CursorState
+    last_item: Any
+    stored: StoredFingerprints | None
+    duplicates: DuplicateKeyFilter = field(init=False)
+
+    def commit(self, pending: _Pending) -> None:
+        mapped = pending.mapped()
+        replaced = _write_batch(
+            self.report, self.writer, self.duplicates, mapped, pending, self.spec.match_field
+        )
+        if self.stored is not None:
+            self.stored.forget(replaced)
+        if self.spec.source.cursor is not None:
+            self.last_item = advance(self.last_item, [item.cursor for item in (*mapped, *pending.known)])
+            self.cursor_state.save(self.last_item)
+            self.report.cursor_after = self.last_item
+        log.info("batch committed: %s", self.report.summary_line())
 
 
 def _write_batch(
@@ -216,7 +241,8 @@ def _write_batch(
     mapped: Mapped,
     pending: _Pending,
     match_field: str,
-) -> None:
+) -> list[bytes]:
+    """Write a batch and account for its rows; return the fingerprints it replaced."""
     records: list[Record | Known] = []
     for item in mapped:
         if isinstance(item, Rejection):
@@ -225,7 +251,7 @@ def _write_batch(
             records.append(item)
     if pending.known:
         records.extend(pending.known)
-        records.sort(key=lambda r: r.row_no)  # duplicate_keys first/last follow the source order
+        records.sort(key=_ROW_NO)  # duplicate_keys first/last follow the source order
     kept, skipped, rejected = duplicates.apply(records)
     report.skipped += len(skipped)
     for record in rejected:
@@ -259,3 +285,4 @@ def _write_batch(
                 record.key,
             )
         )
+    return outcome.replaced_fingerprints

@@ -33,8 +33,9 @@ ROWS = [
 
 
 class Harness:
-    def __init__(self, source: Path) -> None:
+    def __init__(self, source: Path, cache_mb: int) -> None:
         self.source = source
+        self.cache_mb = cache_mb  # 0: fingerprints looked up in the store per batch
         self.mapped = 0
 
     def load(self, rows: list[tuple[Any, ...]]) -> None:
@@ -66,6 +67,7 @@ class Harness:
             run_id="r",
             batch_size=batch_size,
             store_conn_id="store",
+            fingerprint_cache_mb=self.cache_mb,
         ).to_dict()["summary"]
         counts = {k: report[k] for k in ("created", "updated", "unchanged", "skipped", "failed") if report[k]}
         return {**counts, "mapped": self.mapped - before}
@@ -78,9 +80,14 @@ class Harness:
             }
 
 
-@pytest.fixture
-def harness(store: str, sqlite_conn: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> Harness:
-    h = Harness(sqlite_conn("src"))
+@pytest.fixture(params=[64, 0], ids=["in-memory", "per-batch"])
+def harness(
+    request: pytest.FixtureRequest,
+    store: str,
+    sqlite_conn: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Harness:
+    h = Harness(sqlite_conn("src"), request.param)
     original = RowMapper.map
 
     def counting_map(self: RowMapper, row: Any, row_no: int) -> Any:
@@ -143,6 +150,32 @@ def test_repeated_keys_keep_their_winner_on_a_rerun(harness: Harness, policy: st
     again = harness.run(spec, batch_size=10)
     assert again["unchanged"] == 2 and again["skipped"] == 1 and "updated" not in again
     assert harness.profiles()["kim@example.com"]["first_name"] == winner
+
+
+def test_a_later_row_of_a_run_is_compared_with_what_an_earlier_batch_wrote(harness: Harness) -> None:
+    harness.load([("kim@example.com", "Old", "a")])
+    spec = harness.spec(prevent_duplication={"skip_unchanged": True, "duplicate_keys": "last"})
+    harness.run(spec)
+    # Batch 1 changes kim; batch 2 holds kim's row as it was before this run: it must win (last), even
+    # though the store held its fingerprint when the run started.
+    harness.load(
+        [("kim@example.com", "New", "a"), ("x@example.com", "X", "a"), ("kim@example.com", "Old", "a")]
+    )
+    assert harness.run(spec, batch_size=2) == {"created": 1, "updated": 2, "mapped": 3}
+    assert harness.profiles()["kim@example.com"]["first_name"] == "Old"
+    # Again: kim's first row differs from the profile (it holds the second row), so both are written.
+    assert harness.run(spec, batch_size=2) == {"updated": 2, "unchanged": 1, "mapped": 2}
+    assert harness.profiles()["kim@example.com"]["first_name"] == "Old"
+
+
+def test_the_store_gives_its_fingerprints_only_up_to_the_cache(harness: Harness) -> None:
+    harness.run()
+    with open_store("store") as (dialect, connection):
+        cursor = connection.cursor()
+        blob = dialect.stored_fingerprints(cursor, "fp_profiles", 3)
+        assert blob is not None and len(blob) == 3 * 16
+        assert dialect.stored_fingerprints(cursor, "fp_profiles", 2) is None
+        connection.rollback()
 
 
 def test_rejected_duplicates_are_rejected_again(harness: Harness) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from customer_import.spec.vocab import FieldType, ImportMode
@@ -101,6 +103,24 @@ def test_an_unchanged_profile_takes_the_fingerprint_of_the_row_that_confirmed_it
     )
 
 
+def test_with_fingerprints_classify_keeps_the_matched_profiles_fingerprint() -> None:
+    stage = '"customer_import_stage_shop"'
+    with_prints = dataclasses.replace(plan(), fingerprints=True)
+    assert sql.classify(PostgresStore(), with_prints).endswith(
+        f"ELSE 'create' END, stored_fingerprint = (SELECT p.source_fingerprint FROM \"shop_profiles\" p "
+        f"WHERE p.profile_id = {stage}.profile_id)"
+    )
+    assert "stored_fingerprint" not in sql.classify(PostgresStore(), plan())
+
+
+def test_replaced_fingerprints_are_those_an_update_or_confirmation_took_off() -> None:
+    assert sql.replaced_fingerprints(SqliteStore(), plan()) == (
+        'SELECT stored_fingerprint FROM "customer_import_stage_shop" '
+        "WHERE action IN ('update', 'unchanged') AND stored_fingerprint IS NOT NULL "
+        "AND (fingerprint IS NULL OR fingerprint <> stored_fingerprint)"
+    )
+
+
 def test_without_skip_unchanged_identical_rows_are_written_too() -> None:
     assert sql.update(SqliteStore(), plan(skip=False)).endswith("s.action IN ('update', 'unchanged')")
 
@@ -120,7 +140,7 @@ def test_stage_ddl_per_dialect() -> None:
     assert profiles_stage == (
         'CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_shop" (row_no BIGINT NOT NULL, '
         'match_key TEXT NOT NULL, match_key2 TEXT, "email" TEXT, "ltv" DOUBLE PRECISION, fingerprint BYTEA, '
-        "profile_id BIGINT, match_count INTEGER NOT NULL DEFAULT 0, action TEXT, subs_changed INTEGER NOT NULL DEFAULT 0) "
+        "stored_fingerprint BYTEA, profile_id BIGINT, match_count INTEGER NOT NULL DEFAULT 0, action TEXT, subs_changed INTEGER NOT NULL DEFAULT 0) "
         "ON COMMIT DELETE ROWS"
     )
     assert subs_stage.startswith('CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_subs_shop" (')

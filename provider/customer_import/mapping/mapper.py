@@ -230,6 +230,26 @@ class RowMapper:
             return None
         return Known(row_no, self.cursor_value(row), key, key2)
 
+    def known_rows(self, rows: Sequence[Sequence[Any]], row_numbers: Sequence[int]) -> list[Known | None]:
+        """``known`` for many rows (a loop without per-row calls where the key is one mapped field)."""
+        if not (self._key_from_values and self._key2_index is None):
+            return [self.known(row, row_no) for row, row_no in zip(rows, row_numbers, strict=True)]
+        assert self._key_value_coerce is not None
+        coerce, index, cursor_index = self._key_value_coerce, self._key_value_index, self._cursor_index
+        out: list[Known | None] = []
+        append = out.append
+        for row, row_no in zip(rows, row_numbers, strict=True):
+            try:
+                key = coerce(row[index])
+            except ValueRejected:
+                append(None)
+                continue
+            if key is None:
+                append(None)
+            else:
+                append(Known(row_no, None if cursor_index is None else row[cursor_index], key))
+        return out
+
     def _rejected_values(self, row: Sequence[Any], row_no: int, cursor: Any) -> Rejection:
         """The rejection of a row with bad values: the first problem, and the codes of the others."""
         problems: list[tuple[_Column, ValueRejected, Any]] = []

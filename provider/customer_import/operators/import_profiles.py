@@ -126,6 +126,7 @@ class CustomerImportOperator(BaseOperator):
                 batch_size=self.batch_size or config.batch_size(),
                 store_conn_id=self.store_conn_id,
                 mapping_workers=config.mapping_workers(),
+                fingerprint_cache_mb=config.fingerprint_cache_mb(),
             )
         except (QueryError, MissingColumnsError, StoreSchemaError, GeoDatabaseError) as exc:
             raise _fail(str(exc)) from exc

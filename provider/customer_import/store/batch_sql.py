@@ -4,8 +4,8 @@ A batch is loaded into staging tables, then a fixed handful of statements match 
 profiles, decide each row's action, update, insert, write subscriptions and record events, whatever the
 batch size:
 
-    stage(row_no, match_key, match_key2, <mapped fields>, fingerprint, profile_id, match_count, action,
-          subs_changed)
+    stage(row_no, match_key, match_key2, <mapped fields>, fingerprint, stored_fingerprint, profile_id,
+          match_count, action, subs_changed)
     stage_subs(row_no, resource, channel, contact, provider, status, profile_id, sub_action)
 
 Profile actions: ``create``, ``update``, ``unchanged``, ``skip`` (the mode says leave it), ``ambiguous``.
@@ -68,6 +68,7 @@ def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
         "match_key2 TEXT",
         *(f"{q(name)} {dialect.column_type(kind)}" for name, kind in plan.fields),
         f"fingerprint {dialect.bytes_type}",
+        f"stored_fingerprint {dialect.bytes_type}",
         "profile_id BIGINT",
         "match_count INTEGER NOT NULL DEFAULT 0",
         "action TEXT",
@@ -152,9 +153,16 @@ def classify(dialect: StoreDialect, plan: BatchPlan) -> str:
         else (f"CASE WHEN {changed} THEN '{UPDATE}' ELSE '{UNCHANGED}' END")
     )
     on_new = f"'{SKIP}'" if plan.mode is ImportMode.UPDATE_ONLY else f"'{CREATE}'"
+    # With fingerprints, keep the one the matched profile holds: the batch may replace it (replaced_fingerprints).
+    stored = (
+        f", stored_fingerprint = (SELECT p.{FINGERPRINT_COLUMN} FROM {profiles} p "
+        f"WHERE p.profile_id = {stage}.profile_id)"
+        if plan.fingerprints
+        else ""
+    )
     return (
         f"UPDATE {stage} SET action = CASE WHEN match_count > 1 THEN '{AMBIGUOUS}' "
-        f"WHEN match_count = 1 THEN {on_match} ELSE {on_new} END"
+        f"WHEN match_count = 1 THEN {on_match} ELSE {on_new} END{stored}"
     )
 
 
@@ -200,6 +208,15 @@ def confirm_fingerprints(dialect: StoreDialect, plan: BatchPlan) -> str:
         f"UPDATE {profiles} SET {FINGERPRINT_COLUMN} = s.fingerprint FROM {stage} s "
         f"WHERE s.profile_id = {profiles}.profile_id AND s.action = '{UNCHANGED}' "
         f"AND s.fingerprint IS NOT NULL AND {profiles}.{FINGERPRINT_COLUMN} IS DISTINCT FROM s.fingerprint"
+    )
+
+
+def replaced_fingerprints(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """The fingerprints this batch's update and confirm_fingerprints took off their profiles."""
+    return (
+        f"SELECT stored_fingerprint FROM {dialect.quote(plan.tables.stage)} "
+        f"WHERE action IN ('{UPDATE}', '{UNCHANGED}') AND stored_fingerprint IS NOT NULL "
+        f"AND (fingerprint IS NULL OR fingerprint <> stored_fingerprint)"
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from customer_import.dialect_lookup import dialect_for
-from customer_import.fingerprints import FINGERPRINT_COLUMN
+from customer_import.fingerprints import FINGERPRINT_BYTES, FINGERPRINT_COLUMN
 from customer_import.spec.vocab import FieldType
 
 _TEXT_TYPES = (
@@ -82,6 +82,24 @@ class StoreDialect:
 
     def existing_columns(self, cursor: Any, table: str) -> set[str]:
         raise NotImplementedError
+
+    def stored_fingerprints(self, cursor: Any, profiles: str, most: int) -> bytes | None:
+        """Every fingerprint stored profiles hold, concatenated; None when there are more than ``most``."""
+        table = self.quote(profiles)
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE {FINGERPRINT_COLUMN} IS NOT NULL")
+        if int(cursor.fetchone()[0]) > most:
+            return None
+        return self._dump_fingerprints(cursor, table)
+
+    def _dump_fingerprints(self, cursor: Any, table: str) -> bytes:
+        cursor.execute(
+            f"SELECT {FINGERPRINT_COLUMN} FROM {table} "
+            f"WHERE length({FINGERPRINT_COLUMN}) = {FINGERPRINT_BYTES}"
+        )
+        parts: list[bytes] = []
+        while rows := cursor.fetchmany(10_000):
+            parts.extend(bytes(row[0]) for row in rows)
+        return b"".join(parts)
 
     def known_fingerprints(self, cursor: Any, profiles: str, fingerprints: Sequence[bytes]) -> set[bytes]:
         """Which of ``fingerprints`` a stored profile holds (one indexed lookup per chunk of 500)."""
@@ -225,6 +243,16 @@ class PostgresStore(StoreDialect):
             binary=True,
         )
         return {bytes(row[0]) for row in cursor.fetchall()}
+
+    def _dump_fingerprints(self, cursor: Any, table: str) -> bytes:
+        # One value from the server (binary): no row, and no Python object, per profile.
+        cursor.execute(
+            f"SELECT string_agg({FINGERPRINT_COLUMN}, ''::bytea) FROM {table} "
+            f"WHERE octet_length({FINGERPRINT_COLUMN}) = {FINGERPRINT_BYTES}",
+            binary=True,
+        )
+        value = cursor.fetchone()[0]
+        return bytes(value) if value is not None else b""
 
     def assign_ids(self, stage: str, profiles: str, where: str) -> str:
         sequence = f"pg_get_serial_sequence('{self.quote(profiles)}', 'profile_id')"

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from customer_import.fingerprints import fingerprints_apply
+from customer_import.fingerprints import StoredFingerprints, fingerprints_apply
 from customer_import.mapping.mapper import Record
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
@@ -44,6 +44,7 @@ def match_plan(spec: ImportSpec) -> tuple[sql.MatchPlan, FieldType]:
 class BatchOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     ambiguous: list[tuple[int, int]] = field(default_factory=list)  # (row_no, number of matching profiles)
+    replaced_fingerprints: list[bytes] = field(default_factory=list)  # taken off profiles by this batch
 
 
 def written_fields(
@@ -139,6 +140,17 @@ class ProfileWriter:
             staged.append(tuple(out))
         return staged
 
+    def stored_fingerprints(self, most: int) -> StoredFingerprints | None:
+        """Every fingerprint the store holds now, in memory; None when there are more than ``most``
+        (read outside any write transaction)."""
+        cursor = self.connection.cursor()
+        try:
+            blob = self.dialect.stored_fingerprints(cursor, self.plan.tables.profiles, most)
+        finally:
+            cursor.close()
+            self.connection.rollback()
+        return StoredFingerprints(blob) if blob is not None else None
+
     def known_fingerprints(self, fingerprints: Sequence[bytes]) -> set[bytes]:
         """Which source-row fingerprints stored profiles hold (read outside any write transaction)."""
         if not fingerprints:
@@ -196,6 +208,9 @@ class ProfileWriter:
             if outcome.counts.get(sql.AMBIGUOUS):
                 cursor.execute(sql.ambiguous_rows(d, plan))
                 outcome.ambiguous = [(int(r), int(n)) for r, n in cursor.fetchall()]
+            if plan.fingerprints:
+                cursor.execute(sql.replaced_fingerprints(d, plan))
+                outcome.replaced_fingerprints = [bytes(r[0]) for r in cursor.fetchall()]
             for statement in sql.clear_stage(d, plan):
                 cursor.execute(statement)
             self.connection.commit()

@@ -13,6 +13,7 @@ import ipaddress
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any, ClassVar
 
 from customer_import.spec.import_spec import LAST_ITEM
@@ -60,6 +61,8 @@ class SourceDialect:
         """A fetched batch as tuples of plain values, normalising only the columns that need it."""
         if not rows:
             return []
+        if set(map(type, chain.from_iterable(rows))) <= self.plain_types and set(map(type, rows)) == {tuple}:
+            return rows if isinstance(rows, list) else list(rows)  # type: ignore[arg-type]
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
         changed = False
         for index, column in enumerate(columns):

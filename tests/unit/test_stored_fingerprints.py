@@ -1,0 +1,62 @@
+"""StoredFingerprints: the in-memory set a skip_unchanged run asks instead of the store."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from customer_import.fingerprints import FINGERPRINT_BYTES, StoredFingerprints
+
+
+def fp(n: int) -> bytes:
+    return hashlib.blake2b(str(n).encode(), digest_size=FINGERPRINT_BYTES).digest()
+
+
+def test_it_knows_exactly_the_stored_fingerprints() -> None:
+    stored = StoredFingerprints(b"".join(fp(n) for n in range(1000)))
+    assert len(stored) == 1000
+    assert stored.known([fp(5), fp(1000), fp(999), fp(-1), fp(0)]) == [True, False, True, False, True]
+
+
+def test_values_sharing_a_half_are_told_apart() -> None:
+    a = b"\x01" * 8 + b"\x02" * 8
+    b = b"\x01" * 8 + b"\x03" * 8  # same first half
+    c = b"\x00" * 8 + b"\x02" * 8  # same second half
+    stored = StoredFingerprints(a + c)
+    assert stored.known([a, b, c, b"\x00" * 16, b"\xff" * 16]) == [True, False, True, False, False]
+
+
+def test_forgotten_fingerprints_are_no_longer_known() -> None:
+    stored = StoredFingerprints(b"".join(fp(n) for n in range(10)))
+    stored.forget([fp(3), fp(42), b"short"])  # unknown and malformed values are ignored
+    assert stored.known([fp(n) for n in range(10)]) == [n != 3 for n in range(10)]
+
+
+def test_a_fingerprint_two_profiles_hold_is_forgotten_for_both() -> None:
+    stored = StoredFingerprints(fp(1) + fp(2) + fp(1))
+    stored.forget([fp(1)])
+    assert stored.known([fp(1), fp(2)]) == [False, True]
+
+
+def test_an_empty_store_knows_nothing() -> None:
+    stored = StoredFingerprints(b"")
+    assert len(stored) == 0
+    assert stored.known([fp(1), fp(2)]) == [False, False]
+    stored.forget([fp(1)])
+    assert stored.known([]) == []
+
+
+@given(
+    st.lists(st.binary(min_size=16, max_size=16), max_size=60),
+    st.lists(st.binary(min_size=16, max_size=16), max_size=60),
+    st.lists(st.binary(min_size=16, max_size=16), max_size=20),
+)
+def test_it_answers_like_a_python_set(
+    stored_values: list[bytes], asked: list[bytes], forgotten: list[bytes]
+) -> None:
+    stored = StoredFingerprints(b"".join(stored_values))
+    stored.forget(forgotten)
+    expected = set(stored_values) - set(forgotten)
+    assert stored.known(asked + stored_values) == [v in expected for v in asked + stored_values]

@@ -66,13 +66,13 @@ def test_without_the_lock_the_same_race_would_duplicate(store: str, monkeypatch:
         ensure_schema(dialect, connection, database)
     monkeypatch.setattr(PostgresStore, "begin", lambda self, cursor, lock_name: None)
     both_matched = threading.Barrier(2)
-    classify = batch_sql.classify
+    update = batch_sql.update  # built right after the batch was resolved (matched), before it inserts
 
-    def classify_after_both_matched(*args: Any) -> str:
+    def update_after_both_matched(*args: Any) -> str:
         both_matched.wait(timeout=30)
-        return classify(*args)
+        return update(*args)
 
-    monkeypatch.setattr(batch_sql, "classify", classify_after_both_matched)
+    monkeypatch.setattr(batch_sql, "update", update_after_both_matched)
 
     def writer(name: str) -> None:
         spec = make_spec(name=name, mapping=[{"field": "email", "column": "e"}])

@@ -30,18 +30,38 @@ def plan(
     )
 
 
-def test_match_counts_distinct_profiles_and_remembers_the_first() -> None:
-    assert sql.match(SqliteStore(), plan()) == (
-        'UPDATE "customer_import_stage_shop" SET profile_id = m.profile_id, match_count = m.n FROM ('
-        "SELECT s.row_no AS row_no, min(c.profile_id) AS profile_id, count(DISTINCT c.profile_id) AS n "
-        'FROM "customer_import_stage_shop" s JOIN (SELECT profile_id, "email" AS k FROM "shop_profiles" '
-        'WHERE "email" IS NOT NULL) c ON c.k = s.match_key GROUP BY s.row_no'
-        ') m WHERE m.row_no = "customer_import_stage_shop".row_no'
+STAGE = '"customer_import_stage_shop"'
+CHANGED = f'{STAGE}."email" IS DISTINCT FROM p."email" OR {STAGE}."ltv" IS DISTINCT FROM p."ltv"'
+
+
+def test_resolve_matches_classifies_and_numbers_new_profiles_in_one_statement() -> None:
+    assert sql.resolve(PostgresStore(), plan()) == (
+        f"UPDATE {STAGE} SET (profile_id, match_count, action) = (SELECT "
+        "CASE WHEN m.n = 0 THEN nextval(pg_get_serial_sequence('\"shop_profiles\"', 'profile_id')) "
+        "ELSE m.pid END, m.n, "
+        "CASE WHEN m.n > 1 THEN 'ambiguous' WHEN m.n = 1 THEN "
+        f"CASE WHEN {CHANGED} THEN 'update' ELSE 'unchanged' END ELSE 'create' END "
+        "FROM (SELECT min(c.profile_id) AS pid, count(DISTINCT c.profile_id) AS n "
+        'FROM (SELECT profile_id, "email" AS k FROM "shop_profiles" WHERE "email" IS NOT NULL) c '
+        f"WHERE c.k = {STAGE}.match_key) m "
+        'LEFT JOIN "shop_profiles" p ON p.profile_id = m.pid AND m.n = 1)'
     )
+    assert sql.assign_ids(PostgresStore(), plan()) is None  # the sequence numbered them in resolve
+
+
+def test_sqlite_numbers_new_profiles_after_resolving_them() -> None:
+    statement = sql.resolve(SqliteStore(), plan())
+    assert statement.startswith(
+        f"UPDATE {STAGE} SET (profile_id, match_count, action) = (SELECT m.pid, m.n, "
+    )
+    assert "nextval" not in statement
+    assign = sql.assign_ids(SqliteStore(), plan())
+    assert assign is not None and "row_number() OVER (ORDER BY row_no)" in assign
+    assert "WHERE action = 'create'" in assign
 
 
 def test_match_by_email_looks_in_profiles_and_email_subscriptions() -> None:
-    statement = sql.match(
+    statement = sql.resolve(
         PostgresStore(), plan(match=sql.MatchPlan(profile_column="email", channels=("email",)))
     )
     assert (
@@ -51,35 +71,31 @@ def test_match_by_email_looks_in_profiles_and_email_subscriptions() -> None:
 
 
 def test_match_by_push_subscription_uses_token_and_provider() -> None:
-    statement = sql.match(
+    statement = sql.resolve(
         SqliteStore(), plan(match=sql.MatchPlan(None, channels=("push",), with_provider=True))
     )
     assert (
         "SELECT profile_id, contact AS k, provider AS k2 FROM \"shop_subscriptions\" WHERE channel IN ('push')"
         in statement
     )
-    assert "ON c.k = s.match_key AND c.k2 = s.match_key2" in statement
-    assert "shop_profiles" not in statement
+    assert f"WHERE c.k = {STAGE}.match_key AND c.k2 = {STAGE}.match_key2" in statement
+    assert 'FROM "shop_profiles" WHERE' not in statement  # profiles are only joined to compare fields
 
 
 @pytest.mark.parametrize(
-    ("mode", "on_match", "on_new"),
+    ("mode", "on_match", "on_new", "new_id"),
     [
-        (ImportMode.UPSERT, "CASE WHEN {changed} THEN 'update' ELSE 'unchanged' END", "'create'"),
-        (ImportMode.INSERT_ONLY, "'skip'", "'create'"),
-        (ImportMode.UPDATE_ONLY, "CASE WHEN {changed} THEN 'update' ELSE 'unchanged' END", "'skip'"),
+        (ImportMode.UPSERT, f"CASE WHEN {CHANGED} THEN 'update' ELSE 'unchanged' END", "'create'", True),
+        (ImportMode.INSERT_ONLY, "'skip'", "'create'", True),
+        (ImportMode.UPDATE_ONLY, f"CASE WHEN {CHANGED} THEN 'update' ELSE 'unchanged' END", "'skip'", False),
     ],
 )
-def test_classify_per_mode(mode: ImportMode, on_match: str, on_new: str) -> None:
-    stage = '"customer_import_stage_shop"'
-    changed = (
-        f'EXISTS (SELECT 1 FROM "shop_profiles" p WHERE p.profile_id = {stage}.profile_id AND '
-        f'({stage}."email" IS DISTINCT FROM p."email" OR {stage}."ltv" IS DISTINCT FROM p."ltv"))'
+def test_resolve_per_mode(mode: ImportMode, on_match: str, on_new: str, new_id: bool) -> None:
+    statement = sql.resolve(PostgresStore(), plan(mode))
+    assert (
+        f"CASE WHEN m.n > 1 THEN 'ambiguous' WHEN m.n = 1 THEN {on_match} ELSE {on_new} END FROM" in statement
     )
-    assert sql.classify(SqliteStore(), plan(mode)) == (
-        f"UPDATE {stage} SET action = CASE WHEN match_count > 1 THEN 'ambiguous' "
-        f"WHEN match_count = 1 THEN {on_match.format(changed=changed)} ELSE {on_new} END"
-    )
+    assert ("nextval" in statement) is new_id  # update_only never creates, so never takes an id
 
 
 def test_keep_existing_on_empty_coalesces_in_compare_and_update() -> None:
@@ -90,7 +106,7 @@ def test_keep_existing_on_empty_coalesces_in_compare_and_update() -> None:
         'FROM "customer_import_stage_shop" s '
         "WHERE s.profile_id = \"shop_profiles\".profile_id AND s.action IN ('update')"
     )
-    assert 'COALESCE("customer_import_stage_shop"."ltv", p."ltv") IS DISTINCT FROM p."ltv"' in sql.classify(
+    assert f'COALESCE({STAGE}."ltv", p."ltv") IS DISTINCT FROM p."ltv"' in sql.resolve(
         PostgresStore(), plan(keep=True)
     )
 
@@ -103,14 +119,12 @@ def test_an_unchanged_profile_takes_the_fingerprint_of_the_row_that_confirmed_it
     )
 
 
-def test_with_fingerprints_classify_keeps_the_matched_profiles_fingerprint() -> None:
-    stage = '"customer_import_stage_shop"'
+def test_with_fingerprints_resolve_keeps_the_matched_profiles_fingerprint() -> None:
     with_prints = dataclasses.replace(plan(), fingerprints=True)
-    assert sql.classify(PostgresStore(), with_prints).endswith(
-        f"ELSE 'create' END, stored_fingerprint = (SELECT p.source_fingerprint FROM \"shop_profiles\" p "
-        f"WHERE p.profile_id = {stage}.profile_id)"
-    )
-    assert "stored_fingerprint" not in sql.classify(PostgresStore(), plan())
+    statement = sql.resolve(PostgresStore(), with_prints)
+    assert "SET (profile_id, match_count, action, stored_fingerprint) = (SELECT " in statement
+    assert "ELSE 'create' END, p.source_fingerprint FROM" in statement
+    assert "stored_fingerprint" not in sql.resolve(PostgresStore(), plan())
 
 
 def test_replaced_fingerprints_are_those_an_update_or_confirmation_took_off() -> None:
@@ -145,14 +159,6 @@ def test_stage_ddl_per_dialect() -> None:
     )
     assert subs_stage.startswith('CREATE TEMPORARY TABLE IF NOT EXISTS "customer_import_stage_subs_shop" (')
     assert '"ltv" REAL, fingerprint BLOB' in sql.stage_ddl(SqliteStore(), plan())[0]
-
-
-def test_new_ids_come_from_the_sequence_or_after_the_highest_id() -> None:
-    assert sql.assign_ids(PostgresStore(), plan()) == (
-        'UPDATE "customer_import_stage_shop" SET profile_id = '
-        "nextval(pg_get_serial_sequence('\"shop_profiles\"', 'profile_id')) WHERE action = 'create'"
-    )
-    assert "row_number() OVER (ORDER BY row_no)" in sql.assign_ids(SqliteStore(), plan())
 
 
 def test_an_unconfirmed_import_never_demotes_a_confirmed_subscription() -> None:

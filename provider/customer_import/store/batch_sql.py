@@ -112,18 +112,6 @@ def _candidates(dialect: StoreDialect, plan: BatchPlan) -> str:
     return " UNION ALL ".join(parts)
 
 
-def match(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """Count the distinct stored profiles each row's key finds, and remember the (first) one."""
-    stage = dialect.quote(plan.tables.stage)
-    on = "c.k = s.match_key" + (" AND c.k2 = s.match_key2" if plan.match.with_provider else "")
-    return (
-        f"UPDATE {stage} SET profile_id = m.profile_id, match_count = m.n FROM ("
-        f"SELECT s.row_no AS row_no, min(c.profile_id) AS profile_id, count(DISTINCT c.profile_id) AS n "
-        f"FROM {stage} s JOIN ({_candidates(dialect, plan)}) c ON {on} GROUP BY s.row_no"
-        f") m WHERE m.row_no = {stage}.row_no"
-    )
-
-
 def _new_value(
     dialect: StoreDialect, plan: BatchPlan, name: str, stage_alias: str, profile_alias: str
 ) -> str:
@@ -134,35 +122,47 @@ def _new_value(
     return f"{stage_alias}.{column}"
 
 
-def classify(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """Set every staged row's action from its match count, the mode and whether anything changes."""
+def resolve(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """One pass over the stage: each row's matching profiles (count, and the first), its action from the
+    count, the mode and whether any field changes, and, where the dialect can (``new_profile_id``), the
+    id of a profile to create; with fingerprints also the one the matched profile holds (the batch may
+    replace it: replaced_fingerprints).
+
+    Correlated subqueries: the key condition reaches each candidate table's index, so a batch costs an
+    index probe or two per row whatever the store's size (a join was planned as a scan of every profile).
+    """
     q = dialect.quote
     stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
+    on = f"c.k = {stage}.match_key" + (f" AND c.k2 = {stage}.match_key2" if plan.match.with_provider else "")
+    found = (
+        f"SELECT min(c.profile_id) AS pid, count(DISTINCT c.profile_id) AS n "
+        f"FROM ({_candidates(dialect, plan)}) c WHERE {on}"
+    )
     differs = " OR ".join(
         f"{_new_value(dialect, plan, name, stage, 'p')} IS DISTINCT FROM p.{q(name)}"
         for name, _ in plan.fields
     )
-    changed = (
-        f"EXISTS (SELECT 1 FROM {profiles} p WHERE p.profile_id = {stage}.profile_id AND ({differs}))"
-        if differs
-        else "1 = 0"
-    )
-    on_match = (
-        f"'{SKIP}'"
-        if plan.mode is ImportMode.INSERT_ONLY
-        else (f"CASE WHEN {changed} THEN '{UPDATE}' ELSE '{UNCHANGED}' END")
-    )
-    on_new = f"'{SKIP}'" if plan.mode is ImportMode.UPDATE_ONLY else f"'{CREATE}'"
-    # With fingerprints, keep the one the matched profile holds: the batch may replace it (replaced_fingerprints).
-    stored = (
-        f", stored_fingerprint = (SELECT p.{FINGERPRINT_COLUMN} FROM {profiles} p "
-        f"WHERE p.profile_id = {stage}.profile_id)"
-        if plan.fingerprints
-        else ""
-    )
+    if plan.mode is ImportMode.INSERT_ONLY:
+        on_match = f"'{SKIP}'"
+    elif differs:
+        on_match = f"CASE WHEN {differs} THEN '{UPDATE}' ELSE '{UNCHANGED}' END"
+    else:
+        on_match = f"'{UNCHANGED}'"
+    creates = plan.mode is not ImportMode.UPDATE_ONLY
+    on_new = f"'{CREATE}'" if creates else f"'{SKIP}'"
+    new_id = dialect.new_profile_id(plan.tables.profiles) if creates else None
+    targets = ["profile_id", "match_count", "action"]
+    values = [
+        f"CASE WHEN m.n = 0 THEN {new_id} ELSE m.pid END" if new_id else "m.pid",
+        "m.n",
+        f"CASE WHEN m.n > 1 THEN '{AMBIGUOUS}' WHEN m.n = 1 THEN {on_match} ELSE {on_new} END",
+    ]
+    if plan.fingerprints:
+        targets.append("stored_fingerprint")
+        values.append(f"p.{FINGERPRINT_COLUMN}")
     return (
-        f"UPDATE {stage} SET action = CASE WHEN match_count > 1 THEN '{AMBIGUOUS}' "
-        f"WHEN match_count = 1 THEN {on_match} ELSE {on_new} END{stored}"
+        f"UPDATE {stage} SET ({', '.join(targets)}) = (SELECT {', '.join(values)} "
+        f"FROM ({found}) m LEFT JOIN {profiles} p ON p.profile_id = m.pid AND m.n = 1)"
     )
 
 
@@ -181,8 +181,11 @@ def update(dialect: StoreDialect, plan: BatchPlan) -> str:
     )
 
 
-def assign_ids(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """Give the rows to create their profile_id before inserting (so every row knows its profile)."""
+def assign_ids(dialect: StoreDialect, plan: BatchPlan) -> str | None:
+    """Give the rows to create their profile_id before inserting (so every row knows its profile), where
+    ``resolve`` did not (a dialect without ``new_profile_id``)."""
+    if dialect.new_profile_id(plan.tables.profiles) is not None:
+        return None
     return dialect.assign_ids(plan.tables.stage, plan.tables.profiles, f"action = '{CREATE}'")
 
 

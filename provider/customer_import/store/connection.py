@@ -44,6 +44,11 @@ def open_store(conn_id: str | None = None) -> Iterator[tuple[StoreDialect, Any]]
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     with closing(PostgresHook(postgres_conn_id=conn_id).get_conn()) as raw:
+        # A batch's statements are short: compiling them (JIT) took longer than running them (measured:
+        # the classify statement of 10,000 rows, 275 ms with JIT, 38 ms without).
+        with closing(raw.cursor()) as cursor:
+            cursor.execute("SET jit = off")
+        raw.commit()
         yield dialect, raw
 
 

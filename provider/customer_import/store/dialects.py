@@ -115,8 +115,12 @@ class StoreDialect:
             found.update(bytes(row[0]) for row in cursor.fetchall())
         return found
 
+    def new_profile_id(self, profiles: str) -> str | None:
+        """An SQL expression giving a new, unused profile id per evaluation, if the database has one."""
+        return None
+
     def assign_ids(self, stage: str, profiles: str, where: str) -> str:
-        """SQL giving the stage rows matching ``where`` new, unused profile ids."""
+        """SQL giving the stage rows matching ``where`` new, unused profile ids (without new_profile_id)."""
         raise NotImplementedError
 
 
@@ -254,9 +258,8 @@ class PostgresStore(StoreDialect):
         value = cursor.fetchone()[0]
         return bytes(value) if value is not None else b""
 
-    def assign_ids(self, stage: str, profiles: str, where: str) -> str:
-        sequence = f"pg_get_serial_sequence('{self.quote(profiles)}', 'profile_id')"
-        return f"UPDATE {self.quote(stage)} SET profile_id = nextval({sequence}) WHERE {where}"
+    def new_profile_id(self, profiles: str) -> str | None:
+        return f"nextval(pg_get_serial_sequence('{self.quote(profiles)}', 'profile_id'))"
 
     def existing_columns(self, cursor: Any, table: str) -> set[str]:
         cursor.execute(

@@ -188,10 +188,10 @@ class ProfileWriter:
             d.load_stage(cursor, plan.tables.stage, plan.stage_columns, staged)
             if subscriptions:
                 d.load_stage(cursor, plan.tables.stage_subs, sql.SUB_STAGE_COLUMNS, subscriptions)
-            cursor.execute(sql.match(d, plan))
-            cursor.execute(sql.classify(d, plan))
+            cursor.execute(sql.resolve(d, plan))
             cursor.execute(sql.update(d, plan), (stamp,))
-            cursor.execute(sql.assign_ids(d, plan))
+            if (assign := sql.assign_ids(d, plan)) is not None:
+                cursor.execute(assign)
             cursor.execute(sql.insert(d, plan), (stamp, stamp))
             if plan.fingerprints:
                 cursor.execute(sql.confirm_fingerprints(d, plan))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter
@@ -87,6 +88,25 @@ class _Pending:
     mapped: Callable[[], Mapped]
     known: list[Known] = field(default_factory=list)
     fingerprints: dict[int, bytes] = field(default_factory=dict)
+    batch: Batch | None = None  # kept while rows are known: one may have to be mapped after all
+    first_row: int = 0
+    remapped: list[Callable[[], Mapped]] = field(default_factory=list)
+
+    def all_mapped(self) -> Mapped:
+        mapped = self.mapped()
+        return [*mapped, *(item for more in self.remapped for item in more())] if self.remapped else mapped
+
+    def recheck(self, stored: StoredFingerprints, mapper: InlineBatchMapper | ProcessBatchMapper) -> None:
+        """Map the known rows whose fingerprints the batch before has just replaced (see _Run.part)."""
+        if not self.known or self.batch is None:
+            return
+        still = stored.known([self.fingerprints[k.row_no] for k in self.known])
+        if all(still):
+            return
+        stale = [k.row_no for k, ok in zip(self.known, still, strict=True) if not ok]
+        self.known = list(compress(self.known, still))
+        rows = [self.batch.rows[n - self.first_row] for n in stale]
+        self.remapped.append(mapper.submit(self.batch.columns, rows, stale))
 
 
 def _submit(
@@ -117,7 +137,8 @@ def _submit(
         numbers = [n for n in row_numbers if n not in keyed]
         to_map = [batch.rows[n - row_numbers.start] for n in numbers]
     fingerprints = dict(zip(row_numbers, prints, strict=True))
-    return _Pending(mapper.submit(batch.columns, to_map, numbers), known, fingerprints)
+    submitted = mapper.submit(batch.columns, to_map, numbers)
+    return _Pending(submitted, known, fingerprints, batch if known else None, row_numbers.start)
 
 
 def run_import(
@@ -164,40 +185,13 @@ def run_import(
                     if stored is not None
                     else f"more than {most:,} stored (fingerprint_cache_mb); looked up per batch",
                 )
-            run = _Committer(report, writer, spec, cursor_state, last_item, stored)
+            run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter)
             while True:
                 before_part = run.last_item
-                read_in_part = 0
-                run.duplicates = DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys)
                 report.parts += 1
-                # Batch k is written (and the cursor saved) while batch k + 1 is being mapped; with
-                # fingerprints, batch k is written first, so that batch k + 1's lookups see its writes
-                # (in the store, or as the fingerprints it replaced, forgotten by ``stored``).
-                pending: _Pending | None = None
                 batches = extract_part(source, spec.source.conn_id, query, run.last_item, batch_size)
-                while True:
-                    try:
-                        batch = next(batches)
-                    except StopIteration:
-                        break
-                    except Exception:
-                        # The source failed: what was read before is still written, then the run fails.
-                        if pending is not None:
-                            run.commit(pending)
-                        raise
-                    row_numbers = range(report.read + 1, report.read + 1 + len(batch.rows))
-                    report.read += len(batch.rows)
-                    read_in_part += len(batch.rows)
-                    report.batches += 1
-                    if fingerprinter is not None and pending is not None:
-                        run.commit(pending)
-                        pending = None
-                    submitted = _submit(mapper, batch, row_numbers, fingerprinter, writer, stored)
-                    if pending is not None:
-                        run.commit(pending)
-                    pending = submitted
-                if pending is not None:
-                    run.commit(pending)
+                with closing(batches):  # however the part ends, the source is closed before going on
+                    read_in_part = run.part(batches)
                 if not spec.source.drain or read_in_part == 0:
                     break
                 if run.last_item == before_part:
@@ -209,8 +203,8 @@ def run_import(
 
 
 @dataclass
-class _Committer:
-    """Writes a run's mapped batches in order and moves the cursor over each one written."""
+class _Run:
+    """One run's parts: batches mapped in order, written in order, the cursor moved over each one written."""
 
     report: RunReport
     writer: ProfileWriter
@@ -218,10 +212,50 @@ class _Committer:
     cursor_state: CursorState
     last_item: Any
     stored: StoredFingerprints | None
+    mapper: InlineBatchMapper | ProcessBatchMapper
+    fingerprinter: RowFingerprints | None
     duplicates: DuplicateKeyFilter = field(init=False)
 
-    def commit(self, pending: _Pending) -> None:
-        mapped = pending.mapped()
+    def part(self, batches: Iterator[Batch]) -> int:
+        """Map and write one part's batches; return how many rows it read."""
+        report = self.report
+        self.duplicates = DuplicateKeyFilter(self.spec.prevent_duplication.duplicate_keys)
+        read = 0
+        # Batch k is written (and the cursor saved) while batch k + 1 is being mapped (in a worker, with
+        # mapping_workers). Batch k + 1's known rows are then checked again against the fingerprints
+        # batch k replaced (forgotten by ``stored``). Looked up in the store instead, batch k is written
+        # first, so that batch k + 1's lookups see its writes.
+        pending: _Pending | None = None
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception:
+                # The source failed: what was read before is still written, then the run fails.
+                if pending is not None:
+                    self.commit(pending)
+                raise
+            row_numbers = range(report.read + 1, report.read + 1 + len(batch.rows))
+            report.read += len(batch.rows)
+            read += len(batch.rows)
+            report.batches += 1
+            if self.fingerprinter is not None and self.stored is None and pending is not None:
+                self.commit(pending)  # the store must hold batch k before batch k + 1 is looked up
+                pending = None
+            submitted = _submit(self.mapper, batch, row_numbers, self.fingerprinter, self.writer, self.stored)
+            if pending is not None:
+                replaced = self.commit(pending)
+                if replaced and self.stored is not None:
+                    submitted.recheck(self.stored, self.mapper)
+            pending = submitted
+        if pending is not None:
+            self.commit(pending)
+        return read
+
+    def commit(self, pending: _Pending) -> list[bytes]:
+        """Write a batch, move the cursor over it; return the fingerprints it replaced."""
+        mapped = pending.all_mapped()
         replaced = _write_batch(
             self.report, self.writer, self.duplicates, mapped, pending, self.spec.match_field
         )
@@ -232,6 +266,7 @@ class _Committer:
             self.cursor_state.save(self.last_item)
             self.report.cursor_after = self.last_item
         log.info("batch committed: %s", self.report.summary_line())
+        return replaced
 
 
 def _write_batch(
@@ -249,7 +284,7 @@ def _write_batch(
             report.reject(item)
         else:
             records.append(item)
-    if pending.known:
+    if pending.known or pending.remapped:
         records.extend(pending.known)
         records.sort(key=_ROW_NO)  # duplicate_keys first/last follow the source order
     kept, skipped, rejected = duplicates.apply(records)

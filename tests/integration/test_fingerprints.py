@@ -36,6 +36,7 @@ class Harness:
     def __init__(self, source: Path, cache_mb: int) -> None:
         self.source = source
         self.cache_mb = cache_mb  # 0: fingerprints looked up in the store per batch
+        self.workers = 0  # mapping_workers
         self.mapped = 0
 
     def load(self, rows: list[tuple[Any, ...]]) -> None:
@@ -68,6 +69,7 @@ class Harness:
             batch_size=batch_size,
             store_conn_id="store",
             fingerprint_cache_mb=self.cache_mb,
+            mapping_workers=self.workers,
         ).to_dict()["summary"]
         counts = {k: report[k] for k in ("created", "updated", "unchanged", "skipped", "failed") if report[k]}
         return {**counts, "mapped": self.mapped - before}
@@ -165,6 +167,22 @@ def test_a_later_row_of_a_run_is_compared_with_what_an_earlier_batch_wrote(harne
     assert harness.profiles()["kim@example.com"]["first_name"] == "Old"
     # Again: kim's first row differs from the profile (it holds the second row), so both are written.
     assert harness.run(spec, batch_size=2) == {"updated": 2, "unchanged": 1, "mapped": 2}
+    assert harness.profiles()["kim@example.com"]["first_name"] == "Old"
+
+
+def test_with_a_mapping_worker_a_row_known_before_the_batch_ahead_was_written_is_mapped(
+    harness: Harness,
+) -> None:
+    """With mapping_workers, batch k + 1 is keyed (and its misses mapped) before batch k is written; a
+    row found known then, whose fingerprint batch k replaces, is mapped after all (in the worker)."""
+    harness.workers = 1
+    harness.load([("kim@example.com", "Old", "a")])
+    spec = harness.spec(prevent_duplication={"skip_unchanged": True, "duplicate_keys": "last"})
+    harness.run(spec)
+    harness.load(
+        [("kim@example.com", "New", "a"), ("x@example.com", "X", "a"), ("kim@example.com", "Old", "a")]
+    )
+    assert harness.run(spec, batch_size=2)["updated"] == 2
     assert harness.profiles()["kim@example.com"]["first_name"] == "Old"
 
 

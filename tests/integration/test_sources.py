@@ -325,6 +325,23 @@ def test_rows_stream_through_an_unbuffered_cursor(source: str) -> None:
     )
 
 
+def test_batches_fetched_ahead_come_in_order_and_closing_the_stream_ends_its_helper(source: str) -> None:
+    import threading
+
+    from customer_import.sources.extract import extract_part
+
+    dialect = source_dialect_for(CONN_TYPES[source])
+    query = "SELECT id FROM customers ORDER BY id"
+    whole = [row for batch in extract_part(dialect, "src", query, None, 1000) for row in batch.rows]
+    sizes = [len(batch.rows) for batch in extract_part(dialect, "src", query, None, 2)]
+    assert [row for batch in extract_part(dialect, "src", query, None, 2) for row in batch.rows] == whole
+    assert sizes[:-1] == [2] * (len(sizes) - 1) and len(whole) > 4
+    batches = extract_part(dialect, "src", query, None, 2)
+    assert next(batches).rows == whole[:2]
+    batches.close()  # the caller stops early (e.g. a failed write): the helper is joined, the source closed
+    assert not [t for t in threading.enumerate() if t.name.startswith("customer-import-fetch")]
+
+
 UNREACHABLE = {
     "postgres": "postgresql://postgres@127.0.0.1:1/postgres",
     "mysql": "mysql://root@127.0.0.1:1/test",

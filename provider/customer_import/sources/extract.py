@@ -1,8 +1,16 @@
-"""Batched extraction: run the query once (one part) with ``{lastItem}`` bound, and stream its rows."""
+"""Batched extraction: run the query once (one part) with ``{lastItem}`` bound, and stream its rows.
+
+Connecting and running the query happen in the caller's thread. Where the dialect allows it
+(``fetch_ahead``), each next batch is fetched in one helper thread while the caller maps and writes the
+batch before: the source server produces rows while this process works (the driver waits for the
+network without holding the GIL). The cursor is only ever used by one thread at a time, and closed after
+the helper has finished.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -51,9 +59,19 @@ def extract_part(
             else:
                 cursor.execute(text)
             columns = tuple(str(d[0]) for d in cursor.description or ())
-        while True:
+
+        def fetch() -> list[tuple[Any, ...]]:
             with _source_errors(dialect, conn_id, "reading rows"):
                 rows = cursor.fetchmany(batch_size)
-            if not rows:
-                return
-            yield Batch(columns, dialect.normalise_rows(rows))
+            return dialect.normalise_rows(rows)
+
+        if not dialect.fetch_ahead:
+            while rows := fetch():
+                yield Batch(columns, rows)
+            return
+        # Leaving the with-block (end, error, or the caller closing this generator) waits for the helper.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="customer-import-fetch") as helper:
+            ahead = helper.submit(fetch)
+            while rows := ahead.result():  # a source error of this batch is raised here, in order
+                ahead = helper.submit(fetch)
+                yield Batch(columns, rows)

@@ -32,6 +32,9 @@ class SourceDialect:
     read_only: ClassVar[str]  # how the session is made read-only (for docs and logs)
     # Substrings of a driver error that retrying cannot fix (credentials, missing objects, bad SQL).
     fatal_markers: ClassVar[tuple[str, ...]] = ()
+    # Whether the next batch may be fetched in a helper thread while the last one is mapped and written
+    # (the driver's cursor must accept calls from another thread than the one that opened it).
+    fetch_ahead: ClassVar[bool] = True
 
     def render(self, query: str) -> tuple[str, bool]:
         """The query text for the driver, and whether it takes the ``last_item`` parameter."""

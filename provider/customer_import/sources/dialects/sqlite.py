@@ -16,6 +16,7 @@ class SqliteSource(SourceDialect):
     marker = ":last_item"
     read_only = "PRAGMA query_only = ON"
     fatal_markers = ("no such table", "no such column", "unable to open database", "syntax error")
+    fetch_ahead = False  # a sqlite3 connection refuses calls from another thread than its own
 
     @contextmanager
     def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:

@@ -14,7 +14,7 @@ profile write sets the column (to its own row's fingerprint, or to NULL from an 
 Such a row is counted ``unchanged`` after reading only its matching key (for ``duplicate_keys``).
 
 Where the fingerprints are looked up: a run reads every stored fingerprint once, before its first batch,
-into a sorted array (``StoredFingerprints``: 17 bytes a profile, bounded by ``[customer_import]
+into a sorted array (``StoredFingerprints``: 25 bytes a profile, bounded by ``[customer_import]
 fingerprint_cache_mb``), and asks it per batch without a round trip. Whenever a batch of the run itself
 replaces a profile's fingerprint, the writer returns the one it replaced and the run forgets it, so a
 later row of the same run is compared again with what that batch wrote (``duplicate_keys: last``). A
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 FINGERPRINT_COLUMN = "source_fingerprint"
 FINGERPRINT_BYTES = 16
-DEFAULT_FINGERPRINT_CACHE_MB = 64  # [customer_import] fingerprint_cache_mb
+DEFAULT_FINGERPRINT_CACHE_MB = 96  # [customer_import] fingerprint_cache_mb
 
 
 def fingerprints_apply(spec: ImportSpec) -> bool:
@@ -99,25 +99,40 @@ class RowFingerprints:
 
 
 class StoredFingerprints:
-    """The fingerprints stored profiles held when the run started: a sorted array of 128-bit values
-    (two unsigned 64-bit halves), with a flag per value for the ones the run has since replaced."""
+    """The fingerprints stored profiles held when the run started, sorted in one array of 16-byte values,
+    with a flag per value for the ones the run has since replaced.
 
-    BYTES_EACH = FINGERPRINT_BYTES + 1  # the value and its flag
+    The values are sorted in place as bytes, then read as pairs of big-endian 64-bit integers (the same
+    order): a binary search on the first half (kept contiguous) finds a fingerprint, the second half
+    confirms it. Memory: 25 bytes a profile, with no larger temporary while it is built.
+    """
 
-    def __init__(self, blob: bytes) -> None:
-        """``blob``: the fingerprints, concatenated (a whole multiple of FINGERPRINT_BYTES)."""
-        halves = np.frombuffer(blob, dtype=np.uint64).reshape(-1, 2)
-        order = np.lexsort((halves[:, 1], halves[:, 0]))
-        self._high = halves[order, 0]
-        self._low = halves[order, 1]
-        self._alive = np.ones(len(order), dtype=np.bool_)
+    BYTES_EACH = FINGERPRINT_BYTES + 8 + 1  # the value, a copy of its first half, its flag
+
+    def __init__(self, chunks: Iterable[bytes], count: int) -> None:
+        """``chunks``: concatenated fingerprints (whole multiples of FINGERPRINT_BYTES), at most ``count``
+        of them used (one stored after the count was taken is left out: its row is only mapped)."""
+        values = np.empty(count, dtype=f"S{FINGERPRINT_BYTES}")
+        filled = 0
+        for chunk in chunks:
+            part = np.frombuffer(chunk, dtype=values.dtype)[: count - filled]
+            values[filled : filled + len(part)] = part
+            filled += len(part)
+        values = values[:filled]
+        values.sort()  # as bytes: the order of the big-endian halves below
+        halves = values.view(">u8").reshape(-1, 2)
+        halves.byteswap(inplace=True)  # the same numbers, now in the machine's own byte order
+        native = halves.view(halves.dtype.newbyteorder())
+        self._high = native[:, 0].copy()
+        self._low = native[:, 1]
+        self._alive = np.ones(filled, dtype=np.bool_)
 
     def __len__(self) -> int:
         return len(self._alive)
 
     def _find(self, prints: Sequence[bytes]) -> tuple[Any, Any]:
         """(index of each fingerprint's first equal value or of its neighbour, whether it is equal)."""
-        asked = np.frombuffer(b"".join(prints), dtype=np.uint64).reshape(-1, 2)
+        asked = np.frombuffer(b"".join(prints), dtype=">u8").reshape(-1, 2)
         index = np.searchsorted(self._high, asked[:, 0])
         np.minimum(index, len(self._high) - 1, out=index)
         equal = (self._high[index] == asked[:, 0]) & (self._low[index] == asked[:, 1])

@@ -66,12 +66,12 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "fingerprint_cache_mb": {
                         "description": "Memory (MB) a skip_unchanged run may hold the store's source-row "
-                        "fingerprints in (17 bytes a profile); a store with more is asked per batch "
+                        "fingerprints in (25 bytes a profile); a store with more is asked per batch "
                         "(0: always per batch).",
                         "version_added": "0.1.0",
                         "type": "integer",
-                        "example": "128",
-                        "default": "64",
+                        "example": "256",
+                        "default": "96",
                     },
                     "retries": {
                         "description": "Retries of an import task after a transient failure.",

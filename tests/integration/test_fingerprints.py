@@ -186,12 +186,16 @@ def test_with_a_mapping_worker_a_row_known_before_the_batch_ahead_was_written_is
     assert harness.profiles()["kim@example.com"]["first_name"] == "Old"
 
 
-def test_the_store_gives_its_fingerprints_only_up_to_the_cache(harness: Harness) -> None:
+def test_the_store_gives_its_fingerprints_only_up_to_the_cache(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     harness.run()
     with open_store("store") as (dialect, connection):
         cursor = connection.cursor()
-        blob = dialect.stored_fingerprints(cursor, "fp_profiles", 3)
-        assert blob is not None and len(blob) == 3 * 16
+        monkeypatch.setattr(type(dialect), "FINGERPRINT_CHUNK_IDS", 2)  # ids 1-2, then 3
+        found = dialect.stored_fingerprints(cursor, "fp_profiles", 3)
+        assert found is not None and found[0] == 3
+        assert [len(chunk) for chunk in found[1]] == [2 * 16, 16]
         assert dialect.stored_fingerprints(cursor, "fp_profiles", 2) is None
         connection.rollback()
 

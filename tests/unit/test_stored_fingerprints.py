@@ -15,7 +15,7 @@ def fp(n: int) -> bytes:
 
 
 def test_it_knows_exactly_the_stored_fingerprints() -> None:
-    stored = StoredFingerprints(b"".join(fp(n) for n in range(1000)))
+    stored = StoredFingerprints([b"".join(fp(n) for n in range(1000))], 1000)
     assert len(stored) == 1000
     assert stored.known([fp(5), fp(1000), fp(999), fp(-1), fp(0)]) == [True, False, True, False, True]
 
@@ -24,24 +24,32 @@ def test_values_sharing_a_half_are_told_apart() -> None:
     a = b"\x01" * 8 + b"\x02" * 8
     b = b"\x01" * 8 + b"\x03" * 8  # same first half
     c = b"\x00" * 8 + b"\x02" * 8  # same second half
-    stored = StoredFingerprints(a + c)
+    stored = StoredFingerprints([a, c], 2)
     assert stored.known([a, b, c, b"\x00" * 16, b"\xff" * 16]) == [True, False, True, False, False]
 
 
 def test_forgotten_fingerprints_are_no_longer_known() -> None:
-    stored = StoredFingerprints(b"".join(fp(n) for n in range(10)))
+    stored = StoredFingerprints(
+        [b"".join(fp(n) for n in range(5)), b"".join(fp(n) for n in range(5, 10))], 10
+    )
     stored.forget([fp(3), fp(42), b"short"])  # unknown and malformed values are ignored
     assert stored.known([fp(n) for n in range(10)]) == [n != 3 for n in range(10)]
 
 
 def test_a_fingerprint_two_profiles_hold_is_forgotten_for_both() -> None:
-    stored = StoredFingerprints(fp(1) + fp(2) + fp(1))
+    stored = StoredFingerprints([fp(1) + fp(2) + fp(1)], 3)
     stored.forget([fp(1)])
     assert stored.known([fp(1), fp(2)]) == [False, True]
 
 
+def test_fingerprints_beyond_the_count_taken_are_left_out() -> None:
+    stored = StoredFingerprints([fp(1) + fp(2), fp(3)], 2)  # fp(3) was stored after the count
+    assert len(stored) == 2
+    assert stored.known([fp(1), fp(2), fp(3)]) == [True, True, False]
+
+
 def test_an_empty_store_knows_nothing() -> None:
-    stored = StoredFingerprints(b"")
+    stored = StoredFingerprints([], 0)
     assert len(stored) == 0
     assert stored.known([fp(1), fp(2)]) == [False, False]
     stored.forget([fp(1)])
@@ -56,7 +64,7 @@ def test_an_empty_store_knows_nothing() -> None:
 def test_it_answers_like_a_python_set(
     stored_values: list[bytes], asked: list[bytes], forgotten: list[bytes]
 ) -> None:
-    stored = StoredFingerprints(b"".join(stored_values))
+    stored = StoredFingerprints([b"".join(stored_values)], len(stored_values))
     stored.forget(forgotten)
     expected = set(stored_values) - set(forgotten)
     assert stored.known(asked + stored_values) == [v in expected for v in asked + stored_values]

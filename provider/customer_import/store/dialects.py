@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from customer_import.dialect_lookup import dialect_for
@@ -83,23 +83,39 @@ class StoreDialect:
     def existing_columns(self, cursor: Any, table: str) -> set[str]:
         raise NotImplementedError
 
-    def stored_fingerprints(self, cursor: Any, profiles: str, most: int) -> bytes | None:
-        """Every fingerprint stored profiles hold, concatenated; None when there are more than ``most``."""
-        table = self.quote(profiles)
-        cursor.execute(f"SELECT count(*) FROM {table} WHERE {FINGERPRINT_COLUMN} IS NOT NULL")
-        if int(cursor.fetchone()[0]) > most:
-            return None
-        return self._dump_fingerprints(cursor, table)
+    # Profile ids per statement when a run reads the stored fingerprints (bounds the memory it takes).
+    FINGERPRINT_CHUNK_IDS: ClassVar[int] = 262_144
 
-    def _dump_fingerprints(self, cursor: Any, table: str) -> bytes:
+    def stored_fingerprints(
+        self, cursor: Any, profiles: str, most: int
+    ) -> tuple[int, Iterator[bytes]] | None:
+        """(how many, then chunks of concatenated fingerprints) of the stored profiles; None when there
+        are more than ``most``. The chunks are read from ``cursor`` as they are consumed."""
+        table = self.quote(profiles)
         cursor.execute(
-            f"SELECT {FINGERPRINT_COLUMN} FROM {table} "
-            f"WHERE length({FINGERPRINT_COLUMN}) = {FINGERPRINT_BYTES}"
+            f"SELECT count(*), min(profile_id), max(profile_id) FROM {table} "
+            f"WHERE {FINGERPRINT_COLUMN} IS NOT NULL"
         )
-        parts: list[bytes] = []
-        while rows := cursor.fetchmany(10_000):
-            parts.extend(bytes(row[0]) for row in rows)
-        return b"".join(parts)
+        count, low, high = cursor.fetchone()
+        if int(count) > most:
+            return None
+        if not count:
+            return 0, iter(())
+        step = self.FINGERPRINT_CHUNK_IDS
+        chunks = (
+            self._fingerprints_between(cursor, table, start, start + step)
+            for start in range(int(low) - 1, int(high), step)
+        )
+        return int(count), chunks
+
+    def _fingerprints_between(self, cursor: Any, table: str, after: int, upto: int) -> bytes:
+        """The fingerprints of the profiles with ids in (after, upto], concatenated."""
+        cursor.execute(
+            f"SELECT {FINGERPRINT_COLUMN} FROM {table} WHERE profile_id > {self.param} "
+            f"AND profile_id <= {self.param} AND length({FINGERPRINT_COLUMN}) = {FINGERPRINT_BYTES}",
+            (after, upto),
+        )
+        return b"".join(bytes(row[0]) for row in cursor.fetchall())
 
     def known_fingerprints(self, cursor: Any, profiles: str, fingerprints: Sequence[bytes]) -> set[bytes]:
         """Which of ``fingerprints`` a stored profile holds (one indexed lookup per chunk of 500)."""
@@ -248,11 +264,12 @@ class PostgresStore(StoreDialect):
         )
         return {bytes(row[0]) for row in cursor.fetchall()}
 
-    def _dump_fingerprints(self, cursor: Any, table: str) -> bytes:
+    def _fingerprints_between(self, cursor: Any, table: str, after: int, upto: int) -> bytes:
         # One value from the server (binary): no row, and no Python object, per profile.
         cursor.execute(
-            f"SELECT string_agg({FINGERPRINT_COLUMN}, ''::bytea) FROM {table} "
-            f"WHERE octet_length({FINGERPRINT_COLUMN}) = {FINGERPRINT_BYTES}",
+            f"SELECT string_agg({FINGERPRINT_COLUMN}, ''::bytea) FROM {table} WHERE profile_id > %s "
+            f"AND profile_id <= %s AND octet_length({FINGERPRINT_COLUMN}) = {FINGERPRINT_BYTES}",
+            (after, upto),
             binary=True,
         )
         value = cursor.fetchone()[0]

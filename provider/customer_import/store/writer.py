@@ -145,11 +145,11 @@ class ProfileWriter:
         (read outside any write transaction)."""
         cursor = self.connection.cursor()
         try:
-            blob = self.dialect.stored_fingerprints(cursor, self.plan.tables.profiles, most)
+            found = self.dialect.stored_fingerprints(cursor, self.plan.tables.profiles, most)
+            return StoredFingerprints(found[1], found[0]) if found is not None else None
         finally:
             cursor.close()
             self.connection.rollback()
-        return StoredFingerprints(blob) if blob is not None else None
 
     def known_fingerprints(self, fingerprints: Sequence[bytes]) -> set[bytes]:
         """Which source-row fingerprints stored profiles hold (read outside any write transaction)."""

@@ -80,7 +80,7 @@ def mapping_workers() -> int:
 
 def fingerprint_cache_mb() -> int:
     """``[customer_import] fingerprint_cache_mb``: memory a ``skip_unchanged`` run may hold its store's
-    source-row fingerprints in (25 bytes a profile; default 96, about 4 million profiles). A store with
+    source-row fingerprints in (17 bytes a profile; default 96, about 5.9 million profiles). A store with
     more is asked per batch instead; 0 always asks per batch."""
     value = _option("fingerprint_cache_mb")
     return int(value) if value else DEFAULT_FINGERPRINT_CACHE_MB

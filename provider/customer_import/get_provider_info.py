@@ -66,7 +66,7 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "fingerprint_cache_mb": {
                         "description": "Memory (MB) a skip_unchanged run may hold the store's source-row "
-                        "fingerprints in (25 bytes a profile); a store with more is asked per batch "
+                        "fingerprints in (17 bytes a profile); a store with more is asked per batch "
                         "(0: always per batch).",
                         "version_added": "0.1.0",
                         "type": "integer",

@@ -220,6 +220,26 @@ def test_events_record_created_and_updated_with_import_and_run(store: str) -> No
     assert events == [("created", "shop_import", "run-1"), ("updated", "shop_import", "run-1")]
 
 
+def test_a_subscription_whose_profile_is_gone_matches_but_writes_nothing(store: str) -> None:
+    spec = make_spec(target={"matching": {"by": "email"}})  # profile emails and email subscriptions
+    write(store, spec, [row(1, "a@x.com", first_name="Ann", crm_id=1)])
+    with open_store(store) as (_, connection):
+        cursor = connection.cursor()
+        cursor.execute(
+            'INSERT INTO "shop_subscriptions" (profile_id, resource, channel, contact, status, '
+            "status_changed_at, created_at, updated_at) VALUES (999, 'newsletter', 'email', 'gone@x.com', "
+            "'subscribed', '2026-11-01T12:00:00+00:00', '2026-11-01T12:00:00+00:00', '2026-11-01T12:00:00+00:00')"
+        )
+        connection.commit()
+    # No foreign key holds subscriptions to profiles: the key matches profile 999, which does not exist.
+    assert write(store, spec, [row(2, "gone@x.com", first_name="Gus", crm_id=2)], now=T1) == {
+        "unchanged": 1,
+        "ambiguous_rows": 0,
+    }
+    assert [p["fields"]["email"] for p in profiles(store)] == ["a@x.com"]
+    assert query(store, 'SELECT event_type FROM "shop_events" ORDER BY event_id') == [("created",)]
+
+
 def test_suppress_triggers_records_no_events(store: str) -> None:
     spec = make_spec(target={"suppress_triggers": True})
     write(store, spec, [row(1, "a@x.com", first_name="Ann", crm_id=1)])

@@ -32,6 +32,7 @@ def plan(
 
 STAGE = '"customer_import_stage_shop"'
 CHANGED = f'{STAGE}."email" IS DISTINCT FROM p."email" OR {STAGE}."ltv" IS DISTINCT FROM p."ltv"'
+GUARDED = f"p.profile_id IS NOT NULL AND ({CHANGED})"  # a matched subscription's profile may be gone
 
 
 def test_resolve_matches_classifies_and_numbers_new_profiles_in_one_statement() -> None:
@@ -40,7 +41,7 @@ def test_resolve_matches_classifies_and_numbers_new_profiles_in_one_statement() 
         "CASE WHEN m.n = 0 THEN nextval(pg_get_serial_sequence('\"shop_profiles\"', 'profile_id')) "
         "ELSE m.pid END, m.n, "
         "CASE WHEN m.n > 1 THEN 'ambiguous' WHEN m.n = 1 THEN "
-        f"CASE WHEN {CHANGED} THEN 'update' ELSE 'unchanged' END ELSE 'create' END "
+        f"CASE WHEN p.profile_id IS NOT NULL AND ({CHANGED}) THEN 'update' ELSE 'unchanged' END ELSE 'create' END "
         "FROM (SELECT min(c.profile_id) AS pid, count(DISTINCT c.profile_id) AS n "
         'FROM (SELECT profile_id, "email" AS k FROM "shop_profiles" WHERE "email" IS NOT NULL) c '
         f"WHERE c.k = {STAGE}.match_key) m "
@@ -85,9 +86,9 @@ def test_match_by_push_subscription_uses_token_and_provider() -> None:
 @pytest.mark.parametrize(
     ("mode", "on_match", "on_new", "new_id"),
     [
-        (ImportMode.UPSERT, f"CASE WHEN {CHANGED} THEN 'update' ELSE 'unchanged' END", "'create'", True),
+        (ImportMode.UPSERT, f"CASE WHEN {GUARDED} THEN 'update' ELSE 'unchanged' END", "'create'", True),
         (ImportMode.INSERT_ONLY, "'skip'", "'create'", True),
-        (ImportMode.UPDATE_ONLY, f"CASE WHEN {CHANGED} THEN 'update' ELSE 'unchanged' END", "'skip'", False),
+        (ImportMode.UPDATE_ONLY, f"CASE WHEN {GUARDED} THEN 'update' ELSE 'unchanged' END", "'skip'", False),
     ],
 )
 def test_resolve_per_mode(mode: ImportMode, on_match: str, on_new: str, new_id: bool) -> None:

@@ -191,3 +191,18 @@ def test_a_password_echoed_by_a_driver_is_scrubbed_from_the_message() -> None:
 
     assert _scrub("login failed for crm:s3cret@db", "s3cret") == "login failed for crm:***@db"
     assert _scrub("no secret here", None) == "no secret here"
+
+
+@pytest.mark.parametrize(
+    ("conn_type", "ahead"),
+    [
+        ("postgres", True),
+        ("mysql", True),
+        ("clickhouse", True),
+        ("oracle", True),
+        ("sqlite", False),  # a sqlite3 connection refuses other threads
+        ("mssql", False),  # pymssql promises a connection to its own thread only; no server ran here
+    ],
+)
+def test_which_sources_fetch_the_next_batch_in_a_helper_thread(conn_type: str, ahead: bool) -> None:
+    assert source_dialect_for(conn_type).fetch_ahead is ahead

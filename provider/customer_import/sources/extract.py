@@ -4,7 +4,8 @@ Connecting and running the query happen in the caller's thread. Where the dialec
 (``fetch_ahead``), each next batch is fetched in one helper thread while the caller maps and writes the
 batch before: the source server produces rows while this process works (the driver waits for the
 network without holding the GIL). The cursor is only ever used by one thread at a time, and closed after
-the helper has finished.
+the helper has finished: so a run ending early (a failed write, a task timeout) first waits for the one
+fetch in flight, as it would have waited in that fetch without the helper.
 """
 
 from __future__ import annotations

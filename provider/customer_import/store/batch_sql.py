@@ -145,7 +145,10 @@ def resolve(dialect: StoreDialect, plan: BatchPlan) -> str:
     if plan.mode is ImportMode.INSERT_ONLY:
         on_match = f"'{SKIP}'"
     elif differs:
-        on_match = f"CASE WHEN {differs} THEN '{UPDATE}' ELSE '{UNCHANGED}' END"
+        # A subscription may name a profile that is gone (no foreign key): nothing to update then.
+        on_match = (
+            f"CASE WHEN p.profile_id IS NOT NULL AND ({differs}) THEN '{UPDATE}' ELSE '{UNCHANGED}' END"
+        )
     else:
         on_match = f"'{UNCHANGED}'"
     creates = plan.mode is not ImportMode.UPDATE_ONLY

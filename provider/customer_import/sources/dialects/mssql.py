@@ -32,6 +32,9 @@ class MsSqlSource(SourceDialect):
         "(229,",  # permission denied
         "(4060,",  # cannot open database
     )
+    # pymssql (FreeTDS) promises a connection only to the thread that opened it, and no SQL Server ran
+    # here to show otherwise: batches are fetched in the task's own thread.
+    fetch_ahead = False
 
     @contextmanager
     def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:

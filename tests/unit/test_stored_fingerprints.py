@@ -68,3 +68,23 @@ def test_it_answers_like_a_python_set(
     stored.forget(forgotten)
     expected = set(stored_values) - set(forgotten)
     assert stored.known(asked + stored_values) == [v in expected for v in asked + stored_values]
+
+
+def test_row_fingerprints_are_stable_and_cover_values_msgpack_cannot_encode() -> None:
+    import datetime as dt
+    import decimal
+
+    from customer_import.fingerprints import RowFingerprints
+    from tests.helpers import make_database, make_spec
+
+    rows = [
+        (1, "a", None, 2.5, dt.datetime(2020, 1, 1)),
+        (2**70, "b", decimal.Decimal("1.5"), True, dt.date(2020, 1, 2)),  # beyond 64 bits: repr
+    ]
+    columns = ("a", "b", "c", "d", "e")
+    first = RowFingerprints(make_spec(), make_database(), None).of(columns, rows)
+    again = RowFingerprints(make_spec(), make_database(), None).of(columns, list(reversed(rows)))
+    assert len(set(first)) == 2 and all(len(p) == FINGERPRINT_BYTES for p in first)
+    assert again == list(reversed(first))  # per row, not per batch; the same in another instance
+    other = RowFingerprints(make_spec(), make_database(), None).of(("a", "b", "c", "d", "x"), rows)
+    assert set(other).isdisjoint(first)  # the column names are part of the key

@@ -57,17 +57,29 @@ class BatchPlan:
 
 
 SUB_STAGE_COLUMNS = ("row_no", "resource", "channel", "contact", "provider", "status")
+SUB_STAGE_TYPES = ("BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT")
+
+
+def stage_types(dialect: StoreDialect, plan: BatchPlan) -> tuple[str, ...]:
+    """The SQL types of ``plan.stage_columns``, in order (the stage's DDL and its binary COPY)."""
+    key_type = "BIGINT" if plan.match.profile_column == "profile_id" else dialect.column_type(plan.match_type)
+    return (
+        "BIGINT",
+        key_type,
+        "TEXT",
+        *(dialect.column_type(kind) for _, kind in plan.fields),
+        dialect.bytes_type,
+    )
 
 
 def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
-    q = dialect.quote
-    key_type = "BIGINT" if plan.match.profile_column == "profile_id" else dialect.column_type(plan.match_type)
+    row_no, key, key2, *fields, fingerprint = stage_types(dialect, plan)
     columns = [
-        "row_no BIGINT NOT NULL",
-        f"match_key {key_type} NOT NULL",
-        "match_key2 TEXT",
-        *(f"{q(name)} {dialect.column_type(kind)}" for name, kind in plan.fields),
-        f"fingerprint {dialect.bytes_type}",
+        f"row_no {row_no} NOT NULL",
+        f"match_key {key} NOT NULL",
+        f"match_key2 {key2}",
+        *(f"{dialect.quote(name)} {kind}" for (name, _), kind in zip(plan.fields, fields, strict=True)),
+        f"fingerprint {fingerprint}",
         f"stored_fingerprint {dialect.bytes_type}",
         "profile_id BIGINT",
         "match_count INTEGER NOT NULL DEFAULT 0",
@@ -75,12 +87,10 @@ def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
         "subs_changed INTEGER NOT NULL DEFAULT 0",
     ]
     subs = [
-        "row_no BIGINT NOT NULL",
-        "resource TEXT NOT NULL",
-        "channel TEXT NOT NULL",
-        "contact TEXT NOT NULL",
-        "provider TEXT",
-        "status TEXT NOT NULL",
+        *(
+            f"{name} {kind}" + ("" if name == "provider" else " NOT NULL")
+            for name, kind in zip(SUB_STAGE_COLUMNS, SUB_STAGE_TYPES, strict=True)
+        ),
         "profile_id BIGINT",
         "sub_action TEXT",
     ]

@@ -113,6 +113,7 @@ class ProfileWriter:
         self._key_adapter = dialect.adapter(self.plan.match_type)
         self._names = tuple(name for name, _ in self.plan.fields)
         self._adapters = tuple(dialect.adapter(kind) for _, kind in self.plan.fields)
+        self._stage_types = sql.stage_types(dialect, self.plan)
 
     def _stage_rows(self, rows: Sequence[Record], fingerprints: Mapping[int, bytes]) -> list[tuple[Any, ...]]:
         """The stage's tuples; values are adapted only for the field types the dialect changes."""
@@ -185,9 +186,11 @@ class ProfileWriter:
             d.begin(cursor, self.database.name)
             for statement in (*sql.stage_ddl(d, plan), *sql.clear_stage(d, plan)):
                 cursor.execute(statement)
-            d.load_stage(cursor, plan.tables.stage, plan.stage_columns, staged)
+            d.load_stage(cursor, plan.tables.stage, plan.stage_columns, self._stage_types, staged)
             if subscriptions:
-                d.load_stage(cursor, plan.tables.stage_subs, sql.SUB_STAGE_COLUMNS, subscriptions)
+                d.load_stage(
+                    cursor, plan.tables.stage_subs, sql.SUB_STAGE_COLUMNS, sql.SUB_STAGE_TYPES, subscriptions
+                )
             cursor.execute(sql.resolve(d, plan))
             cursor.execute(sql.update(d, plan), (stamp,))
             if (assign := sql.assign_ids(d, plan)) is not None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from customer_import.fingerprints import DEFAULT_FINGERPRINT_CACHE_MB
-
 SECTION = "customer_import"
 DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_FINGERPRINT_CACHE_MB = 96
 
 
 def _option(key: str) -> str:

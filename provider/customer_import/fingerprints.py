@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 FINGERPRINT_COLUMN = "source_fingerprint"
 FINGERPRINT_BYTES = 16
-DEFAULT_FINGERPRINT_CACHE_MB = 96  # [customer_import] fingerprint_cache_mb
 
 
 def fingerprints_apply(spec: ImportSpec) -> bool:

@@ -15,13 +15,9 @@ from itertools import compress
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from customer_import.config import DEFAULT_FINGERPRINT_CACHE_MB
 from customer_import.cursor import CursorState, advance
-from customer_import.fingerprints import (
-    DEFAULT_FINGERPRINT_CACHE_MB,
-    RowFingerprints,
-    StoredFingerprints,
-    fingerprints_apply,
-)
+from customer_import.fingerprints import RowFingerprints, StoredFingerprints, fingerprints_apply
 from customer_import.geo.locator import fields_to_fill, locator_for
 from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, batch_mapper
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection

@@ -57,3 +57,13 @@ def test_access_groups_become_access_control_only_with_the_fab_auth_manager(
     assert access is not None
     assert set(access) == {"marketing"}
     assert "can_read" in str(access["marketing"])
+
+
+def test_parsing_dags_does_not_load_the_import_machinery() -> None:
+    """The DAG file imports the factory on every parse: numpy and the fingerprints are for the task only."""
+    import subprocess
+    import sys
+
+    probe = "import sys, customer_import.factory; print(sorted({'numpy', 'customer_import.fingerprints'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from customer_import.fingerprints import StoredFingerprints, fingerprints_apply
 from customer_import.mapping.mapper import Record
@@ -17,6 +17,7 @@ from customer_import.store.dialects import StoreDialect
 from customer_import.store.schema import SchemaChange, evolve
 from customer_import.store.tables import Tables
 
+T = TypeVar("T")
 PHONE_CHANNELS = ("sms", "whatsapp", "viber")
 _MATCH_PLANS: dict[MatchBy, sql.MatchPlan] = {
     MatchBy.EMAIL: sql.MatchPlan("email", ("email",)),
@@ -141,28 +142,31 @@ class ProfileWriter:
             staged.append(tuple(out))
         return staged
 
-    def stored_fingerprints(self, most: int) -> StoredFingerprints | None:
-        """Every fingerprint the store holds now, in memory; None when there are more than ``most``
-        (read outside any write transaction)."""
+    def _read(self, read: Callable[[Any], T]) -> T:
+        """``read(cursor)`` outside any write transaction, which is ended after: no snapshot or lock kept."""
         cursor = self.connection.cursor()
         try:
-            found = self.dialect.stored_fingerprints(cursor, self.plan.tables.profiles, most)
-            return StoredFingerprints(found[1], found[0]) if found is not None else None
+            return read(cursor)
         finally:
             cursor.close()
             self.connection.rollback()
 
+    def stored_fingerprints(self, most: int) -> StoredFingerprints | None:
+        """Every fingerprint the store holds now, in memory; None when there are more than ``most``."""
+
+        def read(cursor: Any) -> StoredFingerprints | None:
+            found = self.dialect.stored_fingerprints(cursor, self.plan.tables.profiles, most)
+            return StoredFingerprints(found[1], found[0]) if found is not None else None
+
+        return self._read(read)
+
     def known_fingerprints(self, fingerprints: Sequence[bytes]) -> set[bytes]:
-        """Which source-row fingerprints stored profiles hold (read outside any write transaction)."""
+        """Which source-row fingerprints stored profiles hold."""
         if not fingerprints:
             return set()
-        cursor = self.connection.cursor()
-        try:
-            found = self.dialect.known_fingerprints(cursor, self.plan.tables.profiles, fingerprints)
-        finally:
-            cursor.close()
-            self.connection.rollback()  # end the read transaction: no snapshot or lock is kept
-        return found
+        return self._read(
+            lambda cursor: self.dialect.known_fingerprints(cursor, self.plan.tables.profiles, fingerprints)
+        )
 
     def write(
         self,

@@ -64,19 +64,15 @@ class SourceDialect:
         """A fetched batch as tuples of plain values, normalising only the columns that need it."""
         if not rows:
             return []
-        if set(map(type, chain.from_iterable(rows))) <= self.plain_types and set(map(type, rows)) == {tuple}:
-            return rows if isinstance(rows, list) else list(rows)  # type: ignore[arg-type]
+        if set(map(type, chain.from_iterable(rows))) <= self.plain_types:  # the usual batch: as fetched
+            if set(map(type, rows)) == {tuple}:
+                return rows if isinstance(rows, list) else list(rows)  # type: ignore[arg-type]
+            return [tuple(row) for row in rows]
         columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        changed = False
         for index, column in enumerate(columns):
             if not set(map(type, column)) <= self.plain_types:
                 columns[index] = tuple(map(self.normalise, column))
-                changed = True
-        if changed:
-            return list(zip(*columns, strict=True))
-        if set(map(type, rows)) == {tuple}:
-            return rows if isinstance(rows, list) else list(rows)  # type: ignore[arg-type]
-        return [tuple(row) for row in rows]
+        return list(zip(*columns, strict=True))
 
     def normalise(self, value: Any) -> Any:
         """A driver value as a plain Python value (what mapping and the cursor expect)."""

@@ -28,6 +28,26 @@ os.environ.setdefault(
     "AIRFLOW__CUSTOMER_IMPORT__DATABASES_FOLDER", str(REPO / "include" / "profile_databases")
 )
 
+# Time travel for the whole session (the date-bomb check in .ci/run): CUSTOMER_IMPORT_CLOCK_SHIFT_DAYS=365
+# runs every test with this process's clock that many days ahead (time-machine moves time.time,
+# datetime.now and what is built on them, pendulum included; the clock keeps ticking). Tests that need a
+# fixed "now" freeze it themselves with ``time_machine.travel``, nested inside this shift.
+_CLOCK_SHIFT_DAYS = os.environ.get("CUSTOMER_IMPORT_CLOCK_SHIFT_DAYS", "").strip()
+if _CLOCK_SHIFT_DAYS:
+    import datetime as _dt
+
+    import time_machine
+
+    _SHIFTED_NOW = _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=float(_CLOCK_SHIFT_DAYS))
+    time_machine.travel(_SHIFTED_NOW, tick=True).start()
+
+
+def pytest_report_header() -> str | None:
+    if _CLOCK_SHIFT_DAYS:
+        return f"clock shifted {_CLOCK_SHIFT_DAYS} days ahead: now is {_SHIFTED_NOW.isoformat()}"
+    return None
+
+
 PG_DSN = os.environ.get("CUSTOMER_IMPORT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pendulum
 import pytest
+import time_machine
 from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.timetables.base import DataInterval, TimeRestriction
 
@@ -14,6 +17,13 @@ from customer_import.spec.schedule import DailyPlan
 UTC = pendulum.UTC
 DEPLOYED = pendulum.datetime(2026, 11, 28, 10, 17, tz=UTC)
 NO_LIMIT = TimeRestriction(earliest=None, latest=None, catchup=False)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_just_after_the_deploy() -> Iterator[None]:
+    """Without catchup, Airflow's timetables never schedule before "now": freeze it just after DEPLOYED."""
+    with time_machine.travel(DEPLOYED.add(minutes=5), tick=False):
+        yield
 
 
 def daily() -> DeployRunTimetable:

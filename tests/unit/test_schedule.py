@@ -21,6 +21,7 @@ from typing import Any
 
 import pendulum
 import pytest
+import time_machine
 import yaml
 from airflow.sdk import DAG, CronTriggerTimetable, EventsTimetable, MultipleCronTriggerTimetable
 from airflow.serialization.encoders import coerce_to_core_timetable
@@ -423,7 +424,10 @@ def test_one_run_per_day_across_dst(plan: str, start: str) -> None:
     assert runs == [first + dt.timedelta(days=n) for n in range(10)]
 
 
-# catchup=False uses the real clock; these instants are far enough in the past or future not to care.
+# catchup=False measures against the real clock: "now" is frozen at NOW, so "past" and "future" stay so.
+NOW = "2026-06-15T12:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("plan", "start", "expected"),
     [
@@ -434,15 +438,15 @@ def test_one_run_per_day_across_dst(plan: str, start: str) -> None:
             id="once-in-the-past-never-runs",
         ),
         pytest.param(
-            f"{{plan: once, at: 2099-05-01 09:00:00, {BERLIN}}}",
+            f"{{plan: once, at: 2026-06-16 09:00:00, {BERLIN}}}",
             "2020-01-01T00:00Z",
-            ["2099-05-01 07:00", END],
+            ["2026-06-16 07:00", END],
             id="once-in-the-future",
         ),
         pytest.param(
-            f"{{plan: daily, times: ['03:00'], start_date: 2099-01-01 12:00:00, {BERLIN}}}",
+            f"{{plan: daily, times: ['03:00'], start_date: 2026-07-01 12:00:00, {BERLIN}}}",
             None,
-            ["2099-01-02 02:00", "2099-01-03 02:00"],
+            ["2026-07-02 01:00", "2026-07-03 01:00"],
             id="start-date-in-the-future",
         ),
         pytest.param(
@@ -453,8 +457,16 @@ def test_one_run_per_day_across_dst(plan: str, start: str) -> None:
         ),
     ],
 )
+@time_machine.travel(NOW, tick=False)
 def test_fire_times_without_catchup(plan: str, start: str | None, expected: list[str]) -> None:
     assert fire_times(plan, start, len(expected), catchup=False) == expected
+
+
+@time_machine.travel(NOW, tick=False)
+def test_without_catchup_the_first_run_is_the_next_tick_after_now() -> None:
+    """catchup=False skips every tick before "now" (the frozen NOW), whatever the start_date."""
+    plan = f"{{plan: daily, times: ['03:00'], start_date: 2026-01-01, {BERLIN}}}"
+    assert fire_times(plan, None, 2, catchup=False) == ["2026-06-15 01:00", "2026-06-16 01:00"]
 
 
 @pytest.mark.parametrize(

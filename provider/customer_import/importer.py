@@ -1,5 +1,6 @@
 """One run of an import: extract parts in batches, map, de-duplicate keys, match and write, advance the
-cursor after each committed batch, and account for every row in the report.
+cursor over what is committed (never past a value with uncommitted rows: ``cursor.PartProgress``,
+decision record 0005), and account for every row in the report.
 
 Nothing here knows Airflow beyond the cursor state it is given: the operator supplies it.
 """
@@ -16,13 +17,15 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from customer_import.config import DEFAULT_FINGERPRINT_CACHE_MB
-from customer_import.cursor import CursorState, advance
+from customer_import.cursor import CursorState, PartProgress
+from customer_import.exceptions import QueryError
 from customer_import.fingerprints import RowFingerprints, StoredFingerprints, fingerprints_apply
 from customer_import.geo.locator import fields_to_fill, locator_for
 from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, batch_mapper
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
-from customer_import.mapping.mapper import Known, Record
+from customer_import.mapping.mapper import Known, Record, find_column
 from customer_import.report import CONTACT_FIELDS, RunReport
+from customer_import.sources.cursor_shape import CursorShape, cursor_shape
 from customer_import.sources.dialects import SourceDialect
 from customer_import.sources.extract import Batch, extract_part
 from customer_import.spec.database import ProfileDatabase
@@ -87,6 +90,8 @@ class _Pending:
     batch: Batch | None = None  # kept while rows are known: one may have to be mapped after all
     first_row: int = 0
     remapped: list[Callable[[], Mapped]] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # the batch as read (for the cursor)
+    columns: tuple[str, ...] = ()
 
     def all_mapped(self) -> Mapped:
         mapped = self.mapped()
@@ -181,13 +186,22 @@ def run_import(
                     if stored is not None
                     else f"more than {most:,} stored (fingerprint_cache_mb); looked up per batch",
                 )
-            run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter)
+            shape = (
+                cursor_shape(query, spec.source.cursor.column, source.sqlglot_dialect)
+                if spec.source.cursor is not None
+                else None
+            )
+            run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
             while True:
                 before_part = run.last_item
                 report.parts += 1
                 batches = extract_part(source, spec.source.conn_id, query, run.last_item, batch_size)
                 with closing(batches):  # however the part ends, the source is closed before going on
                     read_in_part = run.part(batches)
+                if shape is not None and run.progress is not None:
+                    if shape.ordered and not shape.inclusive and shape.may_be_cut(read_in_part):
+                        _read_rest_of_last_value(run, source, query, batch_size)
+                    run.save(run.progress.at_end)
                 if not spec.source.drain or read_in_part == 0:
                     break
                 if run.last_item == before_part:
@@ -210,12 +224,23 @@ class _Run:
     stored: StoredFingerprints | None
     mapper: InlineBatchMapper | ProcessBatchMapper
     fingerprinter: RowFingerprints | None
+    shape: CursorShape | None = None
     duplicates: DuplicateKeyFilter = field(init=False)
+    progress: PartProgress | None = field(init=False, default=None)
 
-    def part(self, batches: Iterator[Batch]) -> int:
-        """Map and write one part's batches; return how many rows it read."""
+    def part(self, batches: Iterator[Batch], *, continued: bool = False) -> int:
+        """Map and write one part's batches; return how many rows it read. ``continued``: more rows of
+        the part before (the rest of its last value), with the same duplicate-key filter and progress."""
         report = self.report
-        self.duplicates = DuplicateKeyFilter(self.spec.prevent_duplication.duplicate_keys)
+        if not continued:
+            self.duplicates = DuplicateKeyFilter(self.spec.prevent_duplication.duplicate_keys)
+            if self.shape is not None:
+                self.progress = PartProgress(
+                    self.last_item,
+                    ordered=self.shape.ordered,
+                    inclusive=self.shape.inclusive,
+                    keep_tail=self.shape.limit is not None or self.shape.limit_unknown,
+                )
         read = 0
         # Batch k is written (and the cursor saved) while batch k + 1 is being mapped (in a worker, with
         # mapping_workers). Batch k + 1's known rows are then checked again against the fingerprints
@@ -240,6 +265,7 @@ class _Run:
                 self.commit(pending)  # the store must hold batch k before batch k + 1 is looked up
                 pending = None
             submitted = _submit(self.mapper, batch, row_numbers, self.fingerprinter, self.writer, self.stored)
+            submitted.rows, submitted.columns = batch.rows, batch.columns
             if pending is not None:
                 replaced = self.commit(pending)
                 if replaced and self.stored is not None:
@@ -257,12 +283,85 @@ class _Run:
         )
         if self.stored is not None:
             self.stored.forget(replaced)
-        if self.spec.source.cursor is not None:
-            self.last_item = advance(self.last_item, [item.cursor for item in (*mapped, *pending.known)])
-            self.cursor_state.save(self.last_item)
-            self.report.cursor_after = self.last_item
+        cursor = self.spec.source.cursor
+        if cursor is not None and self.progress is not None and pending.rows:
+            index = find_column(pending.columns, cursor.column)
+            if index is not None:
+                self.progress.committed(pending.rows, index)
+                self.save(self.progress.safe)
         log.info("batch committed: %s", self.report.summary_line())
         return replaced
+
+    def save(self, value: Any) -> None:
+        """Save the cursor (only after what it covers is committed), when it moved."""
+        if value == self.last_item:
+            return
+        self.last_item = value
+        self.cursor_state.save(value)
+        self.report.cursor_after = value
+
+
+def _read_rest_of_last_value(run: _Run, source: SourceDialect, query: str, batch_size: int) -> None:
+    """A part cut by its LIMIT may have stopped inside the rows sharing its last value, which a query
+    with ``> {lastItem}`` would never read again once the cursor is there. Read the query again from the
+    last complete value, and write the rows of that last value this part did not have, so the cursor can
+    move to it (decision record 0005). For a unique cursor this reads the part's last row and the next."""
+    progress = run.progress
+    spec_cursor = run.spec.source.cursor
+    assert progress is not None
+    assert spec_cursor is not None
+    last = progress.last
+    if last is None:
+        return
+    if progress.complete is None:
+        raise QueryError(
+            f"every row of this part shares the cursor value {last!r}, and the query's LIMIT cut it: with "
+            f"'> {{lastItem}}' the cursor cannot move past {last!r} without skipping rows, nor stay before it "
+            "without reading the same rows again; the rows read were written, the cursor was not moved. "
+            "Raise the LIMIT above the largest number of rows sharing one cursor value"
+        )
+    seen = Counter(map(repr, progress.tail))
+    columns: tuple[str, ...] = ()
+    new_rows: list[tuple[Any, ...]] = []
+    read = 0
+    ended_inside = True  # the second read ended before a value after ``last`` appeared
+    inside = False
+    batches = extract_part(source, run.spec.source.conn_id, query, progress.complete, batch_size)
+    with closing(batches):
+        for batch in batches:
+            columns = batch.columns
+            index = find_column(columns, spec_cursor.column)
+            assert index is not None
+            for row in batch.rows:
+                read += 1
+                value = row[index]
+                if value == last:
+                    inside = True
+                    key = repr(row)
+                    if seen[key]:
+                        seen[key] -= 1  # a row this part has written already
+                    else:
+                        new_rows.append(row)
+                elif inside:
+                    ended_inside = False  # the first value after ``last``: its rows are all read
+                    break
+                else:
+                    new_rows.append(row)  # between the last complete value and ``last``: written since
+            if not ended_inside:
+                break
+    shape = run.shape
+    assert shape is not None
+    if ended_inside and shape.may_be_cut(read):
+        raise QueryError(
+            f"more rows share the cursor value {last!r} than the query's LIMIT returns at once: the cursor "
+            f"stays at {progress.complete!r} (the rows read were written). Raise the LIMIT above the largest "
+            "number of rows sharing one cursor value"
+        )
+    if new_rows:
+        log.info(
+            "%d more row(s) with the cursor value %r after the LIMIT; importing them", len(new_rows), last
+        )
+        run.part(iter([Batch(columns, new_rows)]), continued=True)
 
 
 def _write_batch(

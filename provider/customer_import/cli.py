@@ -97,7 +97,7 @@ def _logs_to_stderr() -> Iterator[TextIO]:
 def cmd_preview(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from customer_import.preview import format_preview, preview
+    from customer_import.preview import PreviewError, format_preview, preview
 
     spec_path = Path(args.spec)
     if not spec_path.is_file():
@@ -110,7 +110,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
         return 1
     loaded = next(iter(project.specs.values()))
     with _logs_to_stderr() as out:
-        result = preview(loaded.model, project.databases[loaded.model.target.database].model, limit=args.rows)
+        try:
+            database = project.databases[loaded.model.target.database].model
+            result = preview(loaded.model, database, limit=args.rows)
+        except PreviewError as error:  # the source failed: one line, no traceback
+            print(f"customer-import preview {loaded.model.name}: {error}", file=sys.stderr)
+            return 1
         if args.json:
             out.write(json.dumps(asdict(result), default=str, ensure_ascii=False, indent=2) + "\n")
         else:

@@ -83,3 +83,22 @@ def fingerprint_cache_mb() -> int:
     more is asked per batch instead; 0 always asks per batch."""
     value = _option("fingerprint_cache_mb")
     return int(value) if value else DEFAULT_FINGERPRINT_CACHE_MB
+
+
+def statement_timeout_seconds() -> int:
+    """``[customer_import] statement_timeout_seconds``: the longest the source may work on the query, in
+    whole seconds; 0 (the default) sets none. A defence in depth beside the SELECT-only check and the
+    read-only session, against a runaway query (a cross join, a sleep that slipped through).
+
+    Each DBMS measures something a little different: PostgreSQL each statement (the query's DECLARE and
+    each FETCH of a batch from its server-side cursor), Oracle each round trip (``call_timeout``),
+    MariaDB ``max_statement_time`` / MySQL ``max_execution_time`` and ClickHouse ``max_execution_time``
+    the query's execution, SQLite the whole read (a progress handler); SQL Server has no per-session
+    statement timeout (pymssql's query timeout is a process-wide FreeTDS setting), so none is set there.
+    Why no default: where the timeout covers a streamed read, an import reading for hours would be cut by
+    any generous default that is not chosen for that source."""
+    value = _option("statement_timeout_seconds")
+    seconds = int(value) if value else 0
+    if seconds < 0:
+        raise ValueError(f"[customer_import] statement_timeout_seconds must be 0 or more, not {seconds}")
+    return seconds

@@ -38,3 +38,14 @@ class SourceError(CustomerImportError):
     def __init__(self, message: str, *, fatal: bool) -> None:
         super().__init__(message)
         self.fatal = fatal
+
+
+class StoreError(CustomerImportError):
+    """The profile store failed, named by its connection id. ``fatal``: retrying cannot help (a permission,
+    bad credentials, a missing database); otherwise the failure is transient (the store went away, a
+    deadlock, a serialization failure) and the task should be retried. A batch that failed was rolled back
+    (one transaction per batch), and the cursor only moves over committed batches."""
+
+    def __init__(self, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.fatal = fatal

@@ -61,39 +61,40 @@ def _doc(spec: ImportSpec, spec_file: str) -> str:
     ]
     if spec.source.cursor is not None:
         lines.append(f"- cursor: Variable `{spec.variable_key}` (column `{spec.source.cursor.column}`)")
+    if spec.run_immediately:
+        from customer_import.schedule.deploy_run import content_version
+
+        version = content_version(spec.model_dump(mode="json"))
+        lines.append(f"- run_immediately: one run per deployed spec version (this one: `{version}`)")
     return "\n".join(lines)
 
 
-def _timetable(spec: ImportSpec, deployed_at: dt.datetime | None) -> Any:
-    """The plan's timetable; with ``run_immediately``, wrapped to add one run when the spec was deployed."""
+def _timetable(spec: ImportSpec) -> Any:
+    """The plan's timetable; with ``run_immediately``, wrapped to add one run per deployed spec version."""
     timetable = build_timetable(spec.schedule)
     if not spec.run_immediately:
         return timetable
-    import pendulum
     from airflow.serialization.encoders import coerce_to_core_timetable
 
-    from customer_import.schedule.deploy_run import DeployRunTimetable
+    from customer_import.schedule.deploy_run import DeployRunTimetable, content_version
 
     inner = coerce_to_core_timetable(timetable) if timetable is not None else None
-    stamp = (
-        pendulum.instance(deployed_at or dt.datetime.now(dt.UTC)).in_timezone("UTC").replace(microsecond=0)
-    )
-    return DeployRunTimetable(inner, stamp)
+    return DeployRunTimetable(inner, content_version(spec.model_dump(mode="json")))
 
 
-def build_dag(
-    spec: ImportSpec, database: ProfileDatabase, spec_file: str = "", deployed_at: dt.datetime | None = None
-) -> DAG:
-    """One import's DAG. ``deployed_at`` (the spec file's modification time) anchors ``run_immediately``."""
+def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") -> DAG:
+    """One import's DAG. With ``run_immediately`` it is created unpaused (Airflow's default creates new
+    DAGs paused, which would silently hold back the deploy run); other DAGs follow that default."""
     start_date, end_date = dag_window(spec.schedule)
     dag = DAG(
         dag_id=spec.name,
         description=(spec.description or f"Import {spec.name} into {spec.target.database}")[:200],
         doc_md=_doc(spec, spec_file),
-        schedule=_timetable(spec, deployed_at),
+        schedule=_timetable(spec),
         start_date=start_date,
         end_date=end_date,
         catchup=False,
+        is_paused_upon_creation=False if spec.run_immediately else None,
         max_active_runs=1,
         tags=set(spec.labels) | {"customer_import"},
         access_control=_access_control(spec.access_groups),
@@ -127,8 +128,7 @@ def build_dags(namespace: dict[str, Any], project_dir: Path | None = None) -> di
     dags: dict[str, DAG] = {}
     for name, loaded in project.specs.items():
         database = project.databases[loaded.model.target.database].model
-        deployed_at = dt.datetime.fromtimestamp(loaded.path.stat().st_mtime, tz=dt.UTC)
-        dags[name] = namespace[name] = build_dag(loaded.model, database, loaded.file, deployed_at)
+        dags[name] = namespace[name] = build_dag(loaded.model, database, loaded.file)
     if project.problems:
         namespace[INVALID_SPECS_DAG_ID] = InvalidSpecs(
             dag_id=INVALID_SPECS_DAG_ID,

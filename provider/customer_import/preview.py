@@ -7,9 +7,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from customer_import.exceptions import CustomerImportError, SourceError
 from customer_import.spec.database import FieldDef, ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import FieldType
+
+
+class PreviewError(CustomerImportError):
+    """The preview could not read its source: one line that names the connection and the cause."""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True)
@@ -69,17 +78,15 @@ def render_query(query: str) -> str:
     )
 
 
-def preview(spec: ImportSpec, database: ProfileDatabase, limit: int = 1) -> Preview:
+def _first_batch(spec: ImportSpec, limit: int) -> tuple[Any, Any, str, Any]:
+    """(dialect, cursor, where the cursor comes from, the first batch or None) of the spec's query."""
     from customer_import.hooks.connections import find_connection
-    from customer_import.mapping.coerce import make_coercer
-    from customer_import.mapping.errors import ValueRejected
-    from customer_import.mapping.mapper import find_column
     from customer_import.sources.dialects import source_dialect_for
     from customer_import.sources.extract import extract_part
 
     connection = find_connection(spec.source.conn_id)
     if connection is None:
-        raise LookupError(f"the Airflow connection {spec.source.conn_id!r} is not defined")
+        raise PreviewError(f"the Airflow connection {spec.source.conn_id!r} is not defined")
     dialect = source_dialect_for(connection.conn_type or "")
     cursor, cursor_from = current_cursor(spec)
     batches = extract_part(
@@ -89,6 +96,26 @@ def preview(spec: ImportSpec, database: ProfileDatabase, limit: int = 1) -> Prev
         batch = next(batches, None)
     finally:
         batches.close()
+    return dialect, cursor, cursor_from, batch
+
+
+def preview(spec: ImportSpec, database: ProfileDatabase, limit: int = 1) -> Preview:
+    """Read the first rows; a source that fails raises :class:`PreviewError` (one line, no traceback)."""
+    from customer_import.mapping.coerce import make_coercer
+    from customer_import.mapping.errors import ValueRejected
+    from customer_import.mapping.mapper import find_column
+
+    try:
+        dialect, cursor, cursor_from, batch = _first_batch(spec, limit)
+    except PreviewError:
+        raise
+    except SourceError as error:  # it names the connection, its DBMS and what was being done
+        raise PreviewError(_one_line(error)) from error
+    except Exception as error:  # connection lookup, cursor Variable, query template, refused query
+        raise PreviewError(
+            f"source connection {spec.source.conn_id!r} cannot be read: {type(error).__name__}: "
+            f"{_one_line(error)}"
+        ) from error
     fields = {**database.all_fields(), "profile_id": FieldDef(type=FieldType.INT)}
     columns = []
     for item in spec.mapping:

@@ -2,12 +2,16 @@
 
 It travels in XCom, so it is kept to a size any metadata database takes: counts per code are exact;
 rejected rows are kept as a sample of at most ``MAX_SAMPLES_PER_CODE`` per code and ``MAX_REJECTED_ROWS`` in
-all (so one frequent code cannot crowd out the others); the report says when rows were left out.
+all (so one frequent code cannot crowd out the others); the report says when rows were left out. Each
+sampled value, message and cursor is cut to ``MAX_VALUE_CHARS`` characters (an ellipsis and the original
+length mark the cut), and the sample stops growing at ``MAX_SAMPLE_CHARS`` characters in all: a source of
+megabyte values cannot make the report large (the store's rejections table keeps every value whole).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +22,9 @@ from customer_import.mapping.errors import Rejection
 
 MAX_REJECTED_ROWS = 1000
 MAX_SAMPLES_PER_CODE = 200
+MAX_VALUE_CHARS = 200  # a sampled value, cursor or message longer than this is cut
+MAX_MESSAGE_CHARS = 500
+MAX_SAMPLE_CHARS = 256 * 1024  # the whole sample (values, cursors and messages together)
 CONTACT_FIELDS = ("email", "phone")
 
 
@@ -43,6 +50,26 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def cut(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
+    """A JSON-safe value of at most about ``limit`` characters: longer text keeps its start, then an
+    ellipsis and its length (``'xxxx… (1048576 characters)'``); a huge integer is cut as text."""
+    value = _plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and infinity are not JSON
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        try:
+            value = str(value)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… ({len(value)} characters)"
+    return value
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 8
+
+
 @dataclass
 class RunReport:
     import_name: str
@@ -62,6 +89,7 @@ class RunReport:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     error_counts: Counter[str] = field(default_factory=Counter)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    sample_chars: int = 0  # the characters of values, cursors and messages in ``rejected``
     schema_changes: list[str] = field(default_factory=list)
     _clock: float = field(default_factory=time.monotonic)
 
@@ -71,21 +99,22 @@ class RunReport:
         if (
             len(self.rejected) >= MAX_REJECTED_ROWS
             or self.error_counts[rejection.code] > MAX_SAMPLES_PER_CODE
+            or self.sample_chars >= MAX_SAMPLE_CHARS
         ):
             return
         value, message = _plain(rejection.value), rejection.message
         if self.mask_contacts and rejection.column in self.contact_columns and value is not None:
             message, value = message.replace(str(value), mask(value)), mask(value)
-        self.rejected.append(
-            {
-                "row": rejection.row,
-                "cursor": _plain(rejection.cursor),
-                "column": rejection.column,
-                "code": rejection.code,
-                "message": message,
-                "value": value,
-            }
-        )
+        entry = {
+            "row": rejection.row,
+            "cursor": cut(rejection.cursor),
+            "column": cut(rejection.column),
+            "code": rejection.code,
+            "message": cut(message, MAX_MESSAGE_CHARS),
+            "value": cut(value),
+        }
+        self.sample_chars += sum(_size(entry[k]) for k in ("cursor", "column", "message", "value"))
+        self.rejected.append(entry)
 
     @property
     def error_rate(self) -> float:

@@ -23,12 +23,13 @@ import pendulum
 import pytest
 import time_machine
 import yaml
-from airflow.sdk import DAG, CronTriggerTimetable, EventsTimetable, MultipleCronTriggerTimetable
+from airflow.sdk import DAG, DeltaTriggerTimetable, EventsTimetable
 from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.serialization.serialized_objects import DagSerialization
-from airflow.timetables.base import DataInterval, TimeRestriction
+from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction
 from pydantic import TypeAdapter, ValidationError
 
+from customer_import.schedule.calendar_timetable import CalendarTimetable
 from customer_import.schedule.timetables import (
     build_timetable,
     cron_expressions,
@@ -57,6 +58,25 @@ def fire_times(text: str, start: str | None, count: int, *, catchup: bool = True
     ``restriction.earliest`` is the DAG's start_date (the plan's) or else ``start``; ``latest`` is the
     plan's deactivate_at, exactly as the DAG factory hands them to Airflow.
     """
+    return [END if info is None else utc(info.run_after) for info in next_runs(text, start, count, catchup)]
+
+
+def data_intervals(text: str, start: str | None, count: int) -> list[str]:
+    """The data intervals of the plan's next ``count`` runs (with catchup), ``start -> end`` in UTC."""
+    return [
+        END
+        if info is None or info.data_interval is None
+        else f"{utc(info.data_interval.start)} -> {utc(info.data_interval.end)}"
+        for info in next_runs(text, start, count, catchup=True)
+    ]
+
+
+def utc(instant: dt.datetime) -> str:
+    return pendulum.instance(instant).in_timezone("UTC").strftime("%Y-%m-%d %H:%M")
+
+
+def next_runs(text: str, start: str | None, count: int, catchup: bool) -> list[DagRunInfo | None]:
+    """The run infos behind ``fire_times``: the list ends with None when the plan stops."""
     plan = plan_of(text)
     window_start, window_end = dag_window(plan)
     assert (window_start is None) != (start is None), "give a start only for plans without start_date"
@@ -66,15 +86,17 @@ def fire_times(text: str, start: str | None, count: int, *, catchup: bool = True
     assert timetable is not None
     core = coerce_to_core_timetable(timetable)
     restriction = TimeRestriction(earliest=earliest, latest=window_end, catchup=catchup)
-    runs: list[str] = []
+    runs: list[DagRunInfo | None] = []
     last: DataInterval | None = None
     for _ in range(count):
         info = core.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        runs.append(info)
         if info is None:
-            runs.append(END)
             break
-        assert info.logical_date == info.run_after
-        runs.append(pendulum.instance(info.run_after).in_timezone("UTC").strftime("%Y-%m-%d %H:%M"))
+        # A run starts when its data interval ends; its logical date is the interval's start.
+        assert info.data_interval is not None
+        assert info.data_interval.end == info.run_after
+        assert info.logical_date == info.data_interval.start
         last = info.data_interval
     return runs
 
@@ -424,6 +446,157 @@ def test_one_run_per_day_across_dst(plan: str, start: str) -> None:
     assert runs == [first + dt.timedelta(days=n) for n in range(10)]
 
 
+# Data intervals: every run covers one period of its plan, from the plan's previous tick to its own, so a
+# query windowed on {{ data_interval_start }} / {{ data_interval_end }} (a backfill's) reads each row once.
+DATA_INTERVALS = [
+    pytest.param(
+        f"{{plan: daily, times: ['03:00'], {BERLIN}}}",
+        "2026-03-27T00:00Z",
+        [
+            "2026-03-26 02:00 -> 2026-03-27 02:00",  # 03:00 CET -> 03:00 CET
+            "2026-03-27 02:00 -> 2026-03-28 02:00",
+            "2026-03-28 02:00 -> 2026-03-29 01:00",  # 23 hours: the day clocks jump 02:00 -> 03:00
+            "2026-03-29 01:00 -> 2026-03-30 01:00",  # 03:00 CEST -> 03:00 CEST
+        ],
+        id="daily-spring-forward",
+    ),
+    pytest.param(
+        f"{{plan: daily, times: ['03:00'], {BERLIN}}}",
+        "2026-10-23T00:00Z",
+        [
+            "2026-10-22 01:00 -> 2026-10-23 01:00",
+            "2026-10-23 01:00 -> 2026-10-24 01:00",
+            "2026-10-24 01:00 -> 2026-10-25 02:00",  # 25 hours: the day clocks go back 03:00 -> 02:00
+            "2026-10-25 02:00 -> 2026-10-26 02:00",
+        ],
+        id="daily-fall-back",
+    ),
+    pytest.param(
+        f"{{plan: daily, times: ['15:30', '03:00'], {BERLIN}}}",
+        "2026-06-01T00:00Z",
+        [
+            "2026-05-31 13:30 -> 2026-06-01 01:00",  # 15:30 -> 03:00 CEST: 11.5 hours
+            "2026-06-01 01:00 -> 2026-06-01 13:30",  # 03:00 -> 15:30: 12.5 hours
+            "2026-06-01 13:30 -> 2026-06-02 01:00",
+        ],
+        id="several-times-a-day-from-the-previous-time",
+    ),
+    pytest.param(
+        f"{{plan: daily, times: ['02:00', '03:00'], {BERLIN}}}",
+        "2026-03-28T00:00Z",
+        [
+            "2026-03-27 02:00 -> 2026-03-28 01:00",
+            "2026-03-28 01:00 -> 2026-03-28 02:00",
+            "2026-03-28 02:00 -> 2026-03-29 01:00",  # 02:00 (moved to 03:00) and 03:00 CEST: one run
+            "2026-03-29 01:00 -> 2026-03-30 00:00",  # 03:00 CEST -> 02:00 CEST
+        ],
+        id="two-times-on-one-instant-spring-forward",
+    ),
+    pytest.param(
+        "{plan: weekly, weekdays: [mon, thu], times: ['08:00']}",
+        "2026-06-01T00:00Z",
+        [
+            "2026-05-28 08:00 -> 2026-06-01 08:00",  # Thursday -> Monday
+            "2026-06-01 08:00 -> 2026-06-04 08:00",  # Monday -> Thursday
+            "2026-06-04 08:00 -> 2026-06-08 08:00",
+        ],
+        id="weekly",
+    ),
+    pytest.param(
+        "{plan: monthly, days: [-1], times: ['08:00']}",
+        "2026-01-15T00:00Z",
+        [
+            "2025-12-31 08:00 -> 2026-01-31 08:00",
+            "2026-01-31 08:00 -> 2026-02-28 08:00",  # 28 days
+            "2026-02-28 08:00 -> 2026-03-31 08:00",  # 31 days
+        ],
+        id="monthly-last-day",
+    ),
+    pytest.param(
+        "{plan: nth_weekday, weekday: mon, nth: 2, times: ['08:00']}",
+        "2026-06-01T00:00Z",
+        [
+            "2026-05-11 08:00 -> 2026-06-08 08:00",  # 2nd Monday of May -> of June
+            "2026-06-08 08:00 -> 2026-07-13 08:00",
+        ],
+        id="nth-weekday",
+    ),
+    pytest.param(
+        "{plan: interval, every: 2h}",
+        "2026-06-01T00:00Z",
+        ["2026-05-31 22:00 -> 2026-06-01 00:00", "2026-06-01 00:00 -> 2026-06-01 02:00"],
+        id="interval-every",
+    ),
+    pytest.param(
+        "{plan: cron, expression: '*/20 9-10 * * *'}",
+        "2026-06-01T00:00Z",
+        [
+            "2026-05-31 10:40 -> 2026-06-01 09:00",  # from the previous tick, the day before
+            "2026-06-01 09:00 -> 2026-06-01 09:20",
+            "2026-06-01 09:20 -> 2026-06-01 09:40",
+        ],
+        id="cron-previous-tick",
+    ),
+    pytest.param(
+        f"{{plan: once, at: [2026-05-01 09:00:00, 2026-05-01 17:00:00], {BERLIN}}}",
+        "2026-01-01T00:00Z",
+        ["2026-05-01 07:00 -> 2026-05-01 07:00", "2026-05-01 15:00 -> 2026-05-01 15:00", END],
+        id="once-has-zero-length-intervals",
+    ),
+]
+
+
+@pytest.mark.parametrize(("plan", "start", "expected"), DATA_INTERVALS)
+def test_data_intervals(plan: str, start: str, expected: list[str]) -> None:
+    assert data_intervals(plan, start, len(expected)) == expected
+
+
+def test_the_first_run_after_an_upgrade_keeps_its_own_logical_date() -> None:
+    """Runs made before data intervals had zero length, logical date = their tick. The next run's interval
+    would start at that same tick (its logical date): Airflow would skip it as an existing run."""
+    timetable = build_timetable(plan_of(f"{{plan: daily, times: ['03:00'], {BERLIN}}}"))
+    assert timetable is not None
+    core = coerce_to_core_timetable(timetable)
+    old_run = DataInterval.exact(pendulum.datetime(2026, 6, 1, 1, tz="UTC"))  # 03:00 CEST, before upgrade
+    restriction = TimeRestriction(earliest=None, latest=None, catchup=True)
+    info = core.next_dagrun_info(last_automated_data_interval=old_run, restriction=restriction)
+    assert info is not None
+    assert info.run_after == pendulum.datetime(2026, 6, 2, 1, tz="UTC")
+    assert info.logical_date == old_run.end + dt.timedelta(microseconds=1)
+    after = core.next_dagrun_info(last_automated_data_interval=info.data_interval, restriction=restriction)
+    assert after is not None
+    assert after.logical_date == info.run_after  # from then on, from the previous tick
+
+
+@pytest.mark.parametrize(
+    ("plan", "run_after", "expected"),
+    [
+        pytest.param(
+            f"{{plan: daily, times: ['03:00'], {BERLIN}}}",
+            "2026-06-01T10:00Z",
+            "2026-05-31 10:00 -> 2026-06-01 10:00",
+            id="daily-one-day-back",
+        ),
+        pytest.param(
+            f"{{plan: daily, times: ['03:00'], {BERLIN}}}",
+            "2026-03-28T10:00Z",
+            "2026-03-27 11:00 -> 2026-03-28 10:00",  # the period it falls in lasts 23 hours
+            id="daily-spring-forward-period",
+        ),
+        pytest.param(
+            "{plan: interval, every: 15m}", "2026-06-01T10:07Z", "2026-06-01 09:52 -> 2026-06-01 10:07"
+        ),
+    ],
+)
+def test_a_manual_run_covers_one_period_of_the_plan(plan: str, run_after: str, expected: str) -> None:
+    timetable = build_timetable(plan_of(plan))
+    assert timetable is not None
+    moment = pendulum.parse(run_after)
+    assert isinstance(moment, pendulum.DateTime)
+    interval = coerce_to_core_timetable(timetable).infer_manual_data_interval(run_after=moment)
+    assert f"{utc(interval.start)} -> {utc(interval.end)}" == expected
+
+
 # catchup=False measures against the real clock: "now" is frozen at NOW, so "past" and "future" stay so.
 NOW = "2026-06-15T12:00:00+00:00"
 
@@ -512,17 +685,15 @@ def test_cron_expressions(plan: str, crons: list[str]) -> None:
     ("plan", "kind", "summary"),
     [
         pytest.param("{plan: manual}", None, None, id="manual"),
-        pytest.param("{plan: daily, times: ['03:00']}", CronTriggerTimetable, "0 3 * * *", id="daily-one"),
+        pytest.param("{plan: daily, times: ['03:00']}", CalendarTimetable, "0 3 * * *", id="daily-one"),
         pytest.param(
             "{plan: daily, times: ['03:00', '15:30']}",
-            MultipleCronTriggerTimetable,
+            CalendarTimetable,
             "0 3 * * *, 30 15 * * *",
             id="daily-several",
         ),
-        pytest.param("{plan: interval, every: 15m}", None, "0:15:00", id="interval"),
-        pytest.param(
-            "{plan: cron, expression: '0 9 * * 1-5'}", CronTriggerTimetable, "0 9 * * 1-5", id="cron"
-        ),
+        pytest.param("{plan: interval, every: 15m}", DeltaTriggerTimetable, "0:15:00", id="interval"),
+        pytest.param("{plan: cron, expression: '0 9 * * 1-5'}", CalendarTimetable, "0 9 * * 1-5", id="cron"),
         pytest.param(
             f"{{plan: once, at: 2026-05-01 09:00:00, {BERLIN}}}",
             None,

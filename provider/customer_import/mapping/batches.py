@@ -21,7 +21,7 @@ Mapped = list[Record | Rejection]
 
 
 def map_rows(mapper: RowMapper, rows: Sequence[tuple[Any, ...]], row_numbers: Sequence[int]) -> Mapped:
-    return [mapper.map(row, row_no) for row_no, row in zip(row_numbers, rows, strict=True)]
+    return mapper.map_rows(rows, row_numbers)
 
 
 class InlineBatchMapper:

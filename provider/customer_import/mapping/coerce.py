@@ -26,6 +26,7 @@ from customer_import.mapping.errors import (
     INVALID_DATE,
     INVALID_DATETIME,
     INVALID_EMAIL,
+    INVALID_ENCODING,
     INVALID_ENUM,
     INVALID_IP,
     INVALID_JSON,
@@ -33,9 +34,11 @@ from customer_import.mapping.errors import (
     INVALID_TIMEZONE,
     TOO_LONG,
     TYPE_MISMATCH,
+    UNREADABLE_VALUE,
     ValueRejected,
 )
 from customer_import.mapping.phones import FastPhoneParser
+from customer_import.sources import values as source_values
 from customer_import.spec.database import FieldDef
 from customer_import.spec.import_spec import MappingItem
 from customer_import.spec.vocab import FieldType
@@ -57,6 +60,8 @@ def make_coercer(field_def: FieldDef, item: MappingItem | None, timezone: str) -
 
     Raises customer_import.mapping.errors.ValueRejected(code, message) for a value it cannot accept.
     Strings are trimmed and bytes decoded as UTF-8 before the type's conversion sees them.
+    A value its driver could not read (:class:`customer_import.sources.values.Unreadable`) is rejected
+    with a code of its kind (:func:`unreadable`).
     """
     convert = _BUILDERS[field_def.type](field_def, item, timezone)
 
@@ -71,15 +76,55 @@ def make_coercer(field_def: FieldDef, item: MappingItem | None, timezone: str) -
             value = _decode(value)
             if not value:
                 return None
-        return convert(value)
+        try:  # no cost unless a value is rejected: no converter accepts a marker (tested)
+            return convert(value)
+        except ValueRejected:
+            if type(value) is _UNREADABLE:
+                raise unreadable(value) from None
+            raise
 
     return coerce
 
 
+_UNREADABLE = source_values.Unreadable
+_UNREADABLE_CODES = {
+    source_values.DATE: INVALID_DATE,
+    source_values.DATETIME: INVALID_DATETIME,
+    source_values.ENCODING: INVALID_ENCODING,
+}
+
+
+def unreadable(value: source_values.Unreadable) -> ValueRejected:
+    """The rejection of a value the source driver could not read (the mapper adds the column's name)."""
+    return ValueRejected(
+        _UNREADABLE_CODES.get(value.kind, UNREADABLE_VALUE),
+        # raw text shows bytes that are not UTF-8 as \xNN already: not doubled by repr
+        f"the source value {_show(value.raw).replace(chr(92) * 2, chr(92))} cannot be read as {value.kind}: "
+        f"{_clip(value.reason)}",
+    )
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _show(value: Any, limit: int = 60) -> str:
     """The value as it appears in a message: its repr, shortened."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        if isinstance(value, int):
+            return f"<an integer of {value.bit_length()} bits>"
+        return f"<a {type(value).__name__} holding an integer too long to show>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _str(value: Any, code: str = TYPE_MISMATCH) -> str:
+    """``str(value)`` of a number; an integer too long to write as text is rejected with ``code``."""
+    try:
+        return str(value)
+    except ValueError:  # more digits than Python converts (4,300 by default)
+        raise ValueRejected(code, f"{_show(value)} has too many digits to be used as text") from None
 
 
 def _mismatch(value: Any, expected: str) -> ValueRejected:
@@ -198,7 +243,7 @@ def _build_string(field_def: FieldDef, item: MappingItem | None, timezone: str) 
         if isinstance(value, str):
             text = value
         elif isinstance(value, int | float | Decimal | uuid.UUID) and not isinstance(value, bool):
-            text = str(value)
+            text = _str(value)
         elif isinstance(value, date):
             text = value.isoformat()
         else:
@@ -217,7 +262,7 @@ def _build_enum(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
 
     def convert(value: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
+            value = _str(value, INVALID_ENUM)
         if isinstance(value, str):
             found = by_key.get(value.lower())
             if found is not None:
@@ -250,7 +295,7 @@ def _build_tags(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
                 continue
             if isinstance(raw, list | tuple | dict | set):
                 raise _mismatch(raw, "a tag (a nested list or object is not)")
-            tag = (raw if isinstance(raw, str) else str(raw)).strip()
+            tag = (raw if isinstance(raw, str) else _str(raw)).strip()
             if tag:
                 tags[_check_no_nul(tag, raw)] = None
         return list(tags) or None
@@ -381,6 +426,10 @@ def _build_ip(field_def: FieldDef, item: MappingItem | None, timezone: str) -> C
     return convert
 
 
+_MAX_JSON_DIGITS = 4000  # below Python's limit for writing an integer as text (4,300 digits)
+_MAX_JSON_INT_BITS = 13_000  # about 3,900 digits
+
+
 def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
     def reject_constant(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
@@ -399,11 +448,18 @@ def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
                 raise ValueRejected(INVALID_JSON, f"{_show(value)} is not valid JSON: {error}") from None
             return _json_storable(parsed, value)
         if isinstance(value, bool | int):
+            if value.bit_length() > _MAX_JSON_INT_BITS:  # json.dumps could not write it (nor the store)
+                raise ValueRejected(INVALID_JSON, f"{_show(value)} has too many digits for a JSON number")
             return value
         if isinstance(value, Decimal):
             if not value.is_finite():
                 raise ValueRejected(INVALID_JSON, f"{_show(value)} is not a finite number")
-            return int(value) if value == value.to_integral_value() else float(value)
+            if value == value.to_integral_value() and value.adjusted() < _MAX_JSON_DIGITS:
+                return int(value)
+            number = float(value)  # 1E+999999 is not expanded into a million digits
+            if not math.isfinite(number):
+                raise ValueRejected(INVALID_JSON, f"{_show(value)} is too large for a JSON number")
+            return number
         if isinstance(value, float | dict | list | tuple):
             # A round trip normalises what JSON cannot keep (tuples, non-string keys) and rejects the rest.
             try:
@@ -423,10 +479,18 @@ def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
 # alone, which it checks once per distinct domain below; anything else gets the full check every time.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 _MAX_LOCAL, _MAX_EMAIL = 64, 254
+# Longer text is refused before the library sees it. Generous: Unicode normalisation can shorten an
+# address (combining characters), so the library decides anything up to this length.
+_MAX_EMAIL_TEXT = 4 * _MAX_EMAIL
 
 
 def _build_email(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
     def full_check(value: str) -> str:
+        if len(value) > _MAX_EMAIL_TEXT:  # the library takes about 0.4 s for a megabyte of text
+            raise ValueRejected(
+                INVALID_EMAIL,
+                f"{_show(value)} is not a valid email address: {len(value)} characters (at most {_MAX_EMAIL})",
+            )
         try:
             valid = validate_email(value, check_deliverability=False)
         except EmailNotValidError as error:
@@ -485,7 +549,9 @@ def _build_phone(field_def: FieldDef, item: MappingItem | None, timezone: str) -
             if value < 0:
                 raise ValueRejected(INVALID_PHONE, f"{_show(value)} is not a phone number (negative)")
             # An integer column cannot keep a leading '+' or '00': without a region it is international.
-            return parse(str(value) if region is not None else f"+{value}")
+            return parse(
+                _str(value, INVALID_PHONE) if region is not None else f"+{_str(value, INVALID_PHONE)}"
+            )
         raise _mismatch(value, "a phone number")
 
     return convert

@@ -20,6 +20,11 @@ TOO_LONG = "too_long"
 EMPTY_MATCH_KEY = "empty_match_key"
 AMBIGUOUS_MATCH = "ambiguous_match"
 DUPLICATE_KEY = "duplicate_key"
+# A source value its driver could not convert (customer_import.sources.values.Unreadable): text that is
+# not valid in the connection's encoding; a time or interval Python cannot hold (dates: invalid_date,
+# invalid_datetime).
+INVALID_ENCODING = "invalid_encoding"
+UNREADABLE_VALUE = "unreadable_value"
 
 
 class ValueRejected(Exception):

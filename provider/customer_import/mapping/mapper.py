@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from customer_import.exceptions import CustomerImportError
-from customer_import.mapping.coerce import Coercer, make_coercer
+from customer_import.mapping.coerce import Coercer, make_coercer, unreadable
 from customer_import.mapping.errors import EMPTY_MATCH_KEY, INVALID_STATUS, Rejection, ValueRejected
+from customer_import.sources.values import Unreadable
 from customer_import.spec.database import FieldDef, ProfileDatabase
 from customer_import.spec.import_spec import PHONE_CHANNELS, ImportSpec, Subscription
 from customer_import.spec.vocab import FieldType, MatchBy, SubscriptionStatus
@@ -54,6 +56,7 @@ class Known(NamedTuple):
 
 
 _STATUSES = {status.value: status.value for status in SubscriptionStatus}
+_UNREADABLE = Unreadable
 _TEXT = FieldDef(type=FieldType.STRING)
 
 
@@ -78,6 +81,13 @@ class _Column:
     column: str
     index: int
     coerce: Callable[[Any], Any]
+
+
+def _message(column: str | None, error: ValueRejected, raw: Any) -> str:
+    """A rejection's message; one about a value the source driver could not read names its column."""
+    if type(raw) is _UNREADABLE and column:
+        return f"column {column!r}: {error.message}"
+    return error.message
 
 
 def find_column(columns: Sequence[str], name: str) -> int | None:
@@ -116,10 +126,13 @@ class RowMapper:
                 _Column(item.field, item.column, index, make_coercer(fields[item.field], item, tz))
             )
         self._cursor_index: int | None = None
+        self._cursor_column = ""
         if spec.source.cursor is not None:
             self._cursor_index = find_column(columns, spec.source.cursor.column)
             if self._cursor_index is None:
                 missing.append(spec.source.cursor.column)
+            else:
+                self._cursor_column = columns[self._cursor_index]
         phone_item = spec.mapped("phone")
         self._subscriptions: list[_SubscriptionReader] = []
         for subscription in spec.subscriptions:
@@ -186,7 +199,37 @@ class RowMapper:
     def cursor_value(self, row: Sequence[Any]) -> Any:
         return None if self._cursor_index is None else row[self._cursor_index]
 
+    def map_rows(self, rows: Sequence[Sequence[Any]], row_numbers: Sequence[int]) -> list[Record | Rejection]:
+        """``map`` for each row of a batch. A row whose cursor value the source driver could not read is
+        rejected (its place in the cursor order is unknown), and its cursor is None: so the import's
+        cursor only ever moves over values it can compare and store."""
+        index = self._cursor_index
+        # One type check per row in C: a marker only comes from a value the driver failed to convert.
+        if index is not None and rows and _UNREADABLE in set(map(type, map(itemgetter(index), rows))):
+            return [
+                self._unreadable_cursor(row, row_no)
+                if type(row[index]) is _UNREADABLE
+                else self.map(row, row_no)
+                for row_no, row in zip(row_numbers, rows, strict=True)
+            ]
+        return [self.map(row, row_no) for row_no, row in zip(row_numbers, rows, strict=True)]
+
+    def _unreadable_cursor(self, row: Sequence[Any], row_no: int) -> Rejection:
+        assert self._cursor_index is not None
+        raw = row[self._cursor_index]
+        error = unreadable(raw)
+        return Rejection(
+            row_no,
+            None,
+            self._cursor_column,
+            error.code,
+            f"cursor column {self._cursor_column!r}: {error.message}; the cursor does not move over this row",
+            raw,
+        )
+
     def map(self, row: Sequence[Any], row_no: int) -> Record | Rejection:
+        """One row as a Record or a Rejection (batches go through :meth:`map_rows`, which also checks the
+        cursor column)."""
         cursor = self.cursor_value(row)
         values: dict[str, Any] = {}
         try:
@@ -217,7 +260,9 @@ class RowMapper:
         return Record(row_no, cursor, key, values, subscriptions, key2)
 
     def known(self, row: Sequence[Any], row_no: int) -> Known | None:
-        """The row as Known (its key read, nothing else mapped); None when its key cannot be read."""
+        """The row as Known (its key read, nothing else mapped); None when its key or cursor cannot be read."""
+        if self._cursor_index is not None and type(row[self._cursor_index]) is _UNREADABLE:
+            return None  # mapped instead, and so rejected
         values: dict[str, Any] = {}
         if self._key_from_values:
             assert self._key_value_coerce is not None
@@ -232,10 +277,15 @@ class RowMapper:
 
     def known_rows(self, rows: Sequence[Sequence[Any]], row_numbers: Sequence[int]) -> list[Known | None]:
         """``known`` for many rows (a loop without per-row calls where the key is one mapped field)."""
-        if not (self._key_from_values and self._key2_index is None):
+        cursor_index = self._cursor_index
+        if not (self._key_from_values and self._key2_index is None) or (
+            cursor_index is not None
+            and rows
+            and _UNREADABLE in set(map(type, map(itemgetter(cursor_index), rows)))
+        ):
             return [self.known(row, row_no) for row, row_no in zip(rows, row_numbers, strict=True)]
         assert self._key_value_coerce is not None
-        coerce, index, cursor_index = self._key_value_coerce, self._key_value_index, self._cursor_index
+        coerce, index = self._key_value_coerce, self._key_value_index
         out: list[Known | None] = []
         append = out.append
         for row, row_no in zip(rows, row_numbers, strict=True):
@@ -260,7 +310,7 @@ class RowMapper:
             except ValueRejected as exc:
                 problems.append((column, exc, raw))
         bad, first, raw_value = problems[0]
-        message = first.message
+        message = _message(bad.column, first, raw_value)
         if len(problems) > 1:
             message += " (also: " + ", ".join(f"{c.column}: {e.code}" for c, e, _ in problems[1:]) + ")"
         return Rejection(row_no, cursor, bad.column, first.code, message, raw_value)
@@ -277,13 +327,16 @@ class RowMapper:
             try:
                 key = self._key_coerce(raw)
             except ValueRejected as exc:
-                return Rejection(0, None, self._match_column, exc.code, exc.message, raw), None, raw
+                message = _message(self._match_column, exc, raw)
+                return Rejection(0, None, self._match_column, exc.code, message, raw), None, raw
         key2 = None
         if self._key2_index is not None:
+            raw2 = row[self._key2_index]
             try:
-                key2 = self._text(row[self._key2_index])
+                key2 = self._text(raw2)
             except ValueRejected as exc:
-                return Rejection(0, None, self._match_column, exc.code, exc.message, raw), None, raw
+                message = _message(self._match_column, exc, raw2)
+                return Rejection(0, None, self._match_column, exc.code, message, raw), None, raw
         return key, key2, raw
 
     def _read_subscriptions(
@@ -297,12 +350,16 @@ class RowMapper:
             try:
                 contact = reader.coerce(raw)
             except ValueRejected as exc:
-                return Rejection(row_no, cursor, spec.column, exc.code, exc.message, raw)
+                return Rejection(row_no, cursor, spec.column, exc.code, _message(spec.column, exc, raw), raw)
             if contact is None:
                 continue
             status = spec.status.value if spec.status is not None else None
             if reader.status is not None:
                 raw_status = row[reader.status]
+                if type(raw_status) is _UNREADABLE:
+                    error, column = unreadable(raw_status), spec.status_column
+                    message = _message(column, error, raw_status)
+                    return Rejection(row_no, cursor, column, error.code, message, raw_status)
                 status = _STATUSES.get(str(raw_status).strip().lower()) if raw_status is not None else None
                 if status is None:
                     allowed = ", ".join(_STATUSES)
@@ -316,7 +373,12 @@ class RowMapper:
                     )
             provider = None
             if reader.provider is not None:
-                provider = str(row[reader.provider]).strip() if row[reader.provider] is not None else ""
+                raw_provider = row[reader.provider]
+                if type(raw_provider) is _UNREADABLE:
+                    error, column = unreadable(raw_provider), spec.provider_column
+                    message = _message(column, error, raw_provider)
+                    return Rejection(row_no, cursor, column, error.code, message, raw_provider)
+                provider = str(raw_provider).strip() if raw_provider is not None else ""
                 if not provider:
                     continue  # a push token without its provider cannot be used
             assert status is not None

@@ -105,11 +105,13 @@ class CustomerImportOperator(BaseOperator):
         for _, warning in spec_warnings(spec, source.sqlglot_dialect):
             self.log.warning("import %s: %s", spec.name, warning)
         dag_run = context.get("dag_run")
-        run_type = str(getattr(dag_run, "run_type", "") or "")
+        run_type = getattr(dag_run, "run_type", None)
+        # Under the Task SDK, run_type is an enum whose str() is 'DagRunType.BACKFILL': compare its value.
+        is_backfill = str(getattr(run_type, "value", run_type) or "") == "backfill"
         run_id = str(getattr(dag_run, "run_id", "") or context.get("run_id") or "manual")
         start = spec.source.cursor.start_value if spec.source.cursor else None
         cursor: CursorState
-        if run_type.endswith("backfill"):
+        if is_backfill:
             # Backfill runs use their data interval (Jinja in the query) and never move the shared cursor.
             self.log.info("backfill run: cursor starts at start_value %r and is not saved", start)
             cursor = MemoryCursor(start)

@@ -10,6 +10,10 @@ wall-clock time across DST changes. What Airflow 3.3 does on the transition days
   occurrence (02:30 CET = 01:30 UTC);
 * two times of one plan that land on the same instant (02:00 and 03:00 on a spring-forward day) give one run.
 
+Each run's data interval is one period of the plan, so a query can window on ``{{ data_interval_start }}`` /
+``{{ data_interval_end }}`` (backfills do): calendar and cron plans from the plan's previous tick to the run
+(``calendar_timetable.py``), ``interval`` plans the last ``every``. ``once`` runs have zero-length intervals.
+
 ``interval`` plans count elapsed time (``every: 1d`` is 24 hours, not "same time tomorrow"). With catchup the
 ticks are start_date + n * every; without it (the 3.x default) the first run starts as soon as the scheduler
 sees the DAG, and each next one ``every`` after the previous run (or at once, if that is already past).
@@ -21,8 +25,9 @@ import datetime as dt
 from typing import TYPE_CHECKING, assert_never
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, DeltaTriggerTimetable, MultipleCronTriggerTimetable
+from airflow.sdk import DeltaTriggerTimetable
 
+from customer_import.schedule.calendar_timetable import CalendarTimetable
 from customer_import.spec.schedule import (
     CronPlan,
     DailyPlan,
@@ -70,11 +75,13 @@ _ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th", -1: "last"}
 def build_timetable(plan: Schedule) -> BaseTimetable | CoreTimetable | None:
     """The timetable for the DAG's ``schedule=``; ``None`` (manual/API runs only) for a manual plan.
 
-    All are Airflow built-ins. They are Task SDK definitions, except for ``once``: in Airflow 3.3.2 a DAG
-    with the SDK's ``EventsTimetable`` cannot be serialised (the SDK encoder leaves out the ``_summary``
-    key that core ``EventsTimetable.deserialize`` reads, so parsing fails with ``KeyError: '_summary'``).
-    ``once`` therefore uses the core ``airflow.timetables.events.EventsTimetable``, which ``DAG(schedule=)``
-    accepts and which serialises itself.
+    Calendar and cron plans get :class:`CalendarTimetable` (registered by this provider's plugin): Airflow's
+    cron timetables run at the same times but give every run an interval of one fixed length, which no
+    calendar plan has (DST days, months, several times a day). ``interval`` plans get the SDK's
+    ``DeltaTriggerTimetable`` with ``interval=every``. ``once`` uses the core
+    ``airflow.timetables.events.EventsTimetable``: in Airflow 3.3.2 a DAG with the SDK's ``EventsTimetable``
+    cannot be serialised (the SDK encoder leaves out the ``_summary`` key that core
+    ``EventsTimetable.deserialize`` reads, so parsing fails with ``KeyError: '_summary'``).
 
     Raises ``ValueError`` for a plan that can never fire (e.g. ``monthly`` on day 31 in April only, or a
     ``cron`` for 30 February): Airflow would accept it and then fail when computing the next run.
@@ -85,17 +92,15 @@ def build_timetable(plan: Schedule) -> BaseTimetable | CoreTimetable | None:
         case OncePlan():
             return _once_timetable(plan)
         case IntervalPlan():
-            return DeltaTriggerTimetable(plan.delta())
+            return DeltaTriggerTimetable(plan.delta(), interval=plan.delta())
         case CronPlan():
             _check_fires(plan.expression)
-            return CronTriggerTimetable(plan.expression, timezone=plan.timezone)
+            return CalendarTimetable(plan.expression, timezone=plan.timezone, description=describe(plan))
         case DailyPlan() | WeeklyPlan() | MonthlyPlan() | NthWeekdayPlan():
             crons = cron_expressions(plan)
             for cron in crons:
                 _check_fires(cron)
-            if len(crons) == 1:
-                return CronTriggerTimetable(crons[0], timezone=plan.timezone)
-            return MultipleCronTriggerTimetable(*crons, timezone=plan.timezone)
+            return CalendarTimetable(*crons, timezone=plan.timezone, description=describe(plan))
         case _:
             assert_never(plan)
 

@@ -10,15 +10,19 @@ fetch in flight, as it would have waited in that fetch without the helper.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import logging
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from customer_import.exceptions import CustomerImportError, QueryError, SourceError
 from customer_import.sources.dialects import PARAM_NAME, SourceDialect
 from customer_import.sources.query import check_query
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,8 @@ class Batch:
 
 @contextmanager
 def _source_errors(dialect: SourceDialect, conn_id: str, doing: str) -> Iterator[None]:
-    """Turn a driver error into a SourceError that says where it happened and whether to retry."""
+    """Turn a driver error into a SourceError that says where it happened and whether to retry (by the
+    driver's error code: see customer_import.driver_errors)."""
     try:
         yield
     except CustomerImportError:
@@ -38,9 +43,34 @@ def _source_errors(dialect: SourceDialect, conn_id: str, doing: str) -> Iterator
         fatal = dialect.is_fatal(exc)
         kind = "fails" if fatal else "is unavailable (Airflow retries the task)"
         raise SourceError(
-            f"source connection {conn_id!r} ({dialect.name}) {kind} while {doing}: {type(exc).__name__}: {exc}",
+            f"source connection {conn_id!r} ({dialect.name}) {kind} while {doing}: {dialect.describe_error(exc)}",
             fatal=fatal,
         ) from exc
+
+
+ExitFunction = Callable[[type[BaseException] | None, BaseException | None, TracebackType | None], bool | None]
+
+
+def _closing_session(
+    dialect: SourceDialect, conn_id: str, session: AbstractContextManager[Any]
+) -> ExitFunction:
+    """The session's exit, for an ExitStack: after an error (a killed connection, a failed fetch) closing the
+    session may fail too; then the first error is the one that counts, and this one is only logged. A
+    failure to close after a good read is a SourceError like any other."""
+
+    def close(
+        kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> bool:
+        try:
+            return bool(session.__exit__(kind, error, traceback))
+        except Exception as close_error:
+            if error is None:
+                with _source_errors(dialect, conn_id, "closing the session"):
+                    raise
+            log.warning("closing source connection %r after an error failed too: %s", conn_id, close_error)
+            return False
+
+    return close
 
 
 def extract_part(
@@ -52,8 +82,10 @@ def extract_part(
         raise QueryError(f"the query is refused for a {dialect.name} source: {'; '.join(problems)}")
     text, takes_param = dialect.render(query)
     with ExitStack() as stack:
+        session = dialect.read_only_cursor(conn_id, batch_size)
         with _source_errors(dialect, conn_id, "connecting"):
-            cursor = stack.enter_context(dialect.read_only_cursor(conn_id, batch_size))
+            cursor = session.__enter__()
+        stack.push(_closing_session(dialect, conn_id, session))
         with _source_errors(dialect, conn_id, "running the query"):
             if takes_param:
                 cursor.execute(text, {PARAM_NAME: last_item})

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError
 
+from customer_import.sources.side_effects import side_effect_calls
 from customer_import.spec.import_spec import LAST_ITEM
 
 PLACEHOLDER = "customer_import_last_item__"
@@ -23,6 +24,8 @@ PLACEHOLDER = "customer_import_last_item__"
 JINJA_PLACEHOLDER = "customer_import_jinja__"
 _JINJA_EXPR = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _JINJA_BLOCK = re.compile(r"\{%.*?%\}", re.DOTALL)
+# MySQL's and MariaDB's executable comments: the server runs what sqlglot (and every other DBMS) skips.
+_EXECUTED_COMMENT = re.compile(r"/\*M?!", re.IGNORECASE)
 # Statements that write, or lock rows, anywhere in the tree (data-modifying CTEs included), as users say them.
 _WRITES: dict[type[exp.Expr], str] = {
     exp.Insert: "INSERT",
@@ -66,19 +69,96 @@ def _quiet_sqlglot() -> Iterator[None]:
 def check_query(query: str, dialect: str | None) -> list[str]:
     """Problems that make ``query`` not a single read-only SELECT; empty when it is one.
 
-    With ``dialect=None`` (the connection's type is unknown) the query passes when some supported
-    dialect reads it as a single SELECT; it is checked again in the connection's own dialect before it runs.
+    Every supported dialect reads the text, because they disagree on where comments and strings end
+    (``#`` starts a comment in MySQL only, ``\\'`` escapes a quote in MySQL only, and a server's own
+    settings such as MySQL's NO_BACKSLASH_ESCAPES or PostgreSQL's standard_conforming_strings move the
+    line again): ``SELECT 1 # 1; DELETE FROM t`` is one SELECT to MySQL and two statements to PostgreSQL.
+    So the query is refused when *any* reading that can parse it sees more than one statement, something
+    else than a SELECT, a write, a row lock or a call with side effects. Besides, with ``dialect`` (at run
+    time, the connection's own) that dialect must read one clean SELECT; with ``None`` (at validation, the
+    connection's type not known) at least one dialect must (syntax of one DBMS only, e.g. ``TOP 10``, is
+    not refused for failing to parse in the others).
     """
     if _JINJA_BLOCK.search(query):
         return ["Jinja blocks ({% ... %}) are not allowed in the query; use {{ ... }} expressions"]
+    if _EXECUTED_COMMENT.search(query):
+        return [
+            "the query must not contain /*! ... */ or /*M! ... */: MySQL and MariaDB execute the text of "
+            "such a comment as SQL"
+        ]
     text = for_parsing(query)
     with _quiet_sqlglot():
-        if dialect is not None:
-            return _check_in(text, dialect)
-        results = [_check_in(text, d) for d in FALLBACK_DIALECTS]
-    if any(not problems for problems in results):
-        return []
-    return results[0]
+        readings = {
+            d: _reading(text, d)
+            for d in dict.fromkeys((*FALLBACK_DIALECTS, *((dialect,) if dialect else ())))
+        }
+    # Without a dialect: a clean reading if there is one, else the first that parsed, else the first.
+    own = readings[dialect] if dialect else min(readings.values(), key=lambda p: (bool(p), _unparseable(p)))
+    problems = list(own)
+    clean = sorted(d for d, found in readings.items() if not found)
+    for gist, names in _dangers(readings).items():
+        if any(_gist(p) == gist for p in own):
+            continue
+        note = f" (so read by {', '.join(names)}" + (
+            f"; {', '.join(clean)} read one SELECT: comments and quotes differ between databases, and "
+            "the query must be one read-only SELECT to every one)"
+            if clean
+            else ")"
+        )
+        problems.append(gist + note)
+    return problems
+
+
+class _Danger(str):
+    """A problem that refuses the query in whichever dialect's reading finds it (see check_query)."""
+
+    __slots__ = ()
+
+
+def _gist(problem: str) -> str:
+    """A problem without the SQL snippet that each dialect prints in its own way."""
+    return problem.split(": ", 1)[0]
+
+
+def _dangers(readings: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each dangerous problem (its gist) and the dialects whose reading found it."""
+    found: dict[str, list[str]] = {}
+    for name, problems in readings.items():
+        for problem in problems:
+            if isinstance(problem, _Danger) and name not in found.setdefault(_gist(problem), []):
+                found[_gist(problem)].append(name)
+    return found
+
+
+def _unparseable(problems: list[str]) -> bool:
+    return bool(problems) and problems[0].startswith("the query is not valid")
+
+
+def _reading(text: str, dialect: str) -> list[str]:
+    """``_check_in``; where the dialect cannot parse the text, its tokens still count the statements:
+    ``SELECT 1 /* /* */ ; DELETE FROM t */`` is one statement to PostgreSQL (nested comments) and, to
+    MySQL, a SELECT and a broken DELETE that the parser gives up on."""
+    problems = _check_in(text, dialect)
+    if _unparseable(problems):
+        count = _statements_by_tokens(text, dialect)
+        if count > 1:
+            problems.append(_Danger(f"the query must be one statement, found {count}"))
+    return problems
+
+
+def _statements_by_tokens(text: str, dialect: str) -> int:
+    """How many non-empty runs of tokens the dialect's semicolons separate (0 if it cannot tokenize)."""
+    try:
+        tokens = sqlglot.tokenize(text, read=dialect)
+    except (sqlglot.errors.SqlglotError, RecursionError):
+        return 0
+    count, pending = 0, False
+    for token in tokens:
+        if token.token_type is TokenType.SEMICOLON:
+            count, pending = count + pending, False
+        else:
+            pending = True
+    return count + pending
 
 
 def _check_in(text: str, dialect: str) -> list[str]:
@@ -88,26 +168,39 @@ def _check_in(text: str, dialect: str) -> list[str]:
         first = exc.errors[0] if exc.errors else {}
         where = f" (line {first.get('line')}, column {first.get('col')})" if first else ""
         return [f"the query is not valid {dialect} SQL{where}: {first.get('description', exc)}"]
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:  # e.g. TokenError: an unterminated quote
+        why = "it nests too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
+        if isinstance(exc, sqlglot.errors.TokenError):
+            why = f"an unterminated quote or comment? ({why})"
+        return [f"the query is not valid {dialect} SQL: {why}"]
     if len(statements) != 1:
-        return [f"the query must be one statement, found {len(statements)}"]
+        message = f"the query must be one statement, found {len(statements)}"
+        return [_Danger(message) if statements else message]
     statement = statements[0]
     if not isinstance(statement, exp.Query):
         first_word = text.split(None, 1)[0] if text.strip() else ""
-        return [f"the query must be a SELECT (WITH ... SELECT allowed); it starts with {first_word!r}"]
-    problems = []
+        return [
+            _Danger(f"the query must be a SELECT (WITH ... SELECT allowed); it starts with {first_word!r}")
+        ]
+    problems: list[str] = []
     for node in statement.walk():
         what = _WRITES.get(type(node))
         if what is not None:
             snippet = node.sql(dialect=dialect)[:60]
-            problems.append(f"the query must only read; found {what}" + (f": {snippet}" if snippet else ""))
+            problems.append(
+                _Danger(f"the query must only read; found {what}" + (f": {snippet}" if snippet else ""))
+            )
             break
     for hint in statement.find_all(exp.WithTableHint):
         names = {e.name.upper() for e in hint.expressions} & _LOCKING_HINTS
         if names:
             problems.append(
-                f"the query must only read; found the locking table hint {', '.join(sorted(names))}"
+                _Danger(f"the query must only read; found the locking table hint {', '.join(sorted(names))}")
             )
             break
+    problems.extend(
+        _Danger(f"the query must only read; found {call}") for call in side_effect_calls(statement)
+    )
     if any(not select.expressions for select in statement.find_all(exp.Select)):
         problems.append("the query must select at least one column")
     if _last_item_misplaced(statement):
@@ -135,7 +228,7 @@ def has_order_by(query: str, column: str, dialect: str | None) -> bool:
     try:
         with _quiet_sqlglot():
             statement = sqlglot.parse_one(for_parsing(query), read=dialect)
-    except ParseError:
+    except (sqlglot.errors.SqlglotError, RecursionError):  # ParseError, TokenError (an unterminated quote)
         return False
     order = statement.args.get("order")
     if order is None or not order.expressions:

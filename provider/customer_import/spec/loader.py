@@ -6,6 +6,7 @@ first one. ``load_project`` loads a specs folder and a databases folder and cros
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +17,18 @@ from pydantic import BaseModel, ValidationError
 from customer_import.spec.checks import check_spec_against_database, spec_warnings
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
-from customer_import.spec.problems import SUBPATH, Loc, Problem, located
+from customer_import.spec.problems import SUBPATH, Loc, Problem, located, unexpected_problem
 from customer_import.spec.yaml_source import YamlDocument
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 YAML_SUFFIXES = (".yaml", ".yml")
+log = logging.getLogger(__name__)
 SPEC_KEYS = frozenset({"source", "target", "mapping", "schedule"})
+# The longest query checked, in characters. Every spec's query is parsed in each supported SQL dialect on
+# every parse of the DAG file, at about 50 us a character here: 64 KB (a query of some 2,000 lines, far
+# beyond any import's) takes about 3 s, a query filling a 256 KB file would take 12 s.
+MAX_QUERY_CHARS = 64 * 1024
 
 
 @dataclass
@@ -168,41 +174,62 @@ def _display(path: Path, root: Path | None) -> str:
 def load_project(
     spec_files: Iterable[Path], database_files: Iterable[Path], *, root: Path | None = None
 ) -> Project:
-    """Load every database, then every spec, and cross-check each spec against its database."""
+    """Load every database, then every spec, and cross-check each spec against its database.
+
+    Never raises for what a file holds: whatever goes wrong with one file is a problem of that file, and
+    the other files load as if it were not there.
+    """
     project = Project()
     for path in database_files:
         name = _display(path, root)
-        loaded_db = load_file(path, ProfileDatabase, name)
-        if isinstance(loaded_db, list):
-            project.problems.extend(loaded_db)
-            continue
-        db_name = loaded_db.model.name
-        if db_name in project.databases:
-            other = project.databases[db_name].file
-            project.problems.append(
-                loaded_db.problem(("name",), f"database {db_name!r} is also defined in {other}")
-            )
-            continue
-        if path.stem != db_name:
-            project.problems.append(
-                loaded_db.problem(
-                    ("name",), f"database name {db_name!r} must match its file name {path.stem!r}"
-                )
-            )
-        project.databases[db_name] = loaded_db
+        try:
+            _add_database(project, path, name)
+        except Exception as exc:  # the last line of defence: one file must never hide the others
+            project.problems.append(unexpected_problem(name, exc))
 
     for path in spec_files:
         name = _display(path, root)
-        loaded = load_file(path, ImportSpec, name)
-        problems = loaded if isinstance(loaded, list) else _cross_check(loaded, project)
+        try:
+            loaded = load_file(path, ImportSpec, name)
+            problems = loaded if isinstance(loaded, list) else _cross_check(loaded, project)
+        except Exception as exc:  # the last line of defence, as above
+            loaded, problems = [], [unexpected_problem(name, exc)]
         if problems:
             project.problems.extend(problems)
             project.broken_specs[name] = problems
             continue
         assert not isinstance(loaded, list)
         project.specs[loaded.model.name] = loaded
-        project.warnings.extend(loaded.problem(loc, message) for loc, message in spec_warnings(loaded.model))
+        project.warnings.extend(_warnings(loaded))
     return project
+
+
+def _add_database(project: Project, path: Path, name: str) -> None:
+    loaded_db = load_file(path, ProfileDatabase, name)
+    if isinstance(loaded_db, list):
+        project.problems.extend(loaded_db)
+        return
+    db_name = loaded_db.model.name
+    if db_name in project.databases:
+        other = project.databases[db_name].file
+        project.problems.append(
+            loaded_db.problem(("name",), f"database {db_name!r} is also defined in {other}")
+        )
+        return
+    if path.stem != db_name:
+        project.problems.append(
+            loaded_db.problem(("name",), f"database name {db_name!r} must match its file name {path.stem!r}")
+        )
+    project.databases[db_name] = loaded_db
+
+
+def _warnings(loaded: Loaded[ImportSpec]) -> list[Problem]:
+    """The spec's warnings; none if finding them fails (a valid spec stays valid without its warnings)."""
+    try:
+        return [loaded.problem(loc, message) for loc, message in spec_warnings(loaded.model)]
+    except Exception:
+        log.debug("the warnings of %s could not be found", loaded.file, exc_info=True)
+        return []
 
 
 def _cross_check(loaded: Loaded[ImportSpec], project: Project) -> list[Problem]:
@@ -210,6 +237,15 @@ def _cross_check(loaded: Loaded[ImportSpec], project: Project) -> list[Problem]:
     if spec.name in project.specs:
         other = project.specs[spec.name].file
         return [loaded.problem(("name",), f"import name {spec.name!r} is already used by {other}")]
+    if len(spec.source.query) > MAX_QUERY_CHARS:
+        size = f"{len(spec.source.query) / 1024:.0f} KB"
+        return [
+            loaded.problem(
+                ("source", "query"),
+                f"the query is {size}; a query may be at most {MAX_QUERY_CHARS // 1024} KB "
+                "(it is checked in every supported SQL dialect each time the DAG file is parsed)",
+            )
+        ]
     database = project.databases.get(spec.target.database)
     if database is None:
         known = ", ".join(sorted(project.databases)) or "none found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,22 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.path}: {self.message}"
+
+
+def unexpected_problem(file: str, exc: BaseException) -> Problem:
+    """The problem for a file whose loading failed in a way nothing else reports (the last line of
+    defence, so that one file never hides the others). It names the file and the error, never a traceback;
+    the traceback goes to the debug log."""
+    logging.getLogger("customer_import.spec").debug("loading %s failed", file, exc_info=exc)
+    if isinstance(exc, RecursionError):
+        why = "its values are nested too deeply"
+    elif isinstance(exc, MemoryError):
+        why = "it needs too much memory"
+    else:
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        why = f"{type(exc).__name__}" + (f": {detail}" if detail else "")
+    return Problem(file, 1, "(file)", f"the file cannot be loaded: {why}")
 
 
 def located(file: str, lines: dict[Loc, int], loc: Sequence[str | int], message: str) -> Problem:

@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from itertools import chain
 from typing import Any, ClassVar
 
+from customer_import import driver_errors
+from customer_import.driver_errors import ErrorCodes
+from customer_import.sources.values import Unreadable
 from customer_import.spec.import_spec import LAST_ITEM
 
 PARAM_NAME = "last_item"
@@ -30,7 +33,11 @@ class SourceDialect:
     marker: ClassVar[str]  # the driver's marker for the named parameter ``last_item``
     escape_percent: ClassVar[bool] = False  # pyformat drivers read a literal % as the start of a marker
     read_only: ClassVar[str]  # how the session is made read-only (for docs and logs)
-    # Substrings of a driver error that retrying cannot fix (credentials, missing objects, bad SQL).
+    # The DBMS's error codes, fatal or transient (customer_import.driver_errors); errors are classified
+    # by their code, and only an error without any code by its kind and then ``fatal_markers``.
+    error_codes: ClassVar[ErrorCodes]
+    # Substrings of a driver error *that carries no code* which retrying cannot fix (e.g. libpq's login
+    # errors, which have no SQLSTATE).
     fatal_markers: ClassVar[tuple[str, ...]] = ()
     # Whether the next batch may be fetched in a helper thread while the last one is mapped and written
     # (the driver's cursor must accept calls from another thread than the one that opened it).
@@ -45,14 +52,25 @@ class SourceDialect:
 
     @contextmanager
     def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:
-        """A DB-API-like cursor (execute, description, fetchmany) in a read-only session."""
+        """A DB-API-like cursor (execute, description, fetchmany) in a read-only session, with the
+        statement timeout ``[customer_import] statement_timeout_seconds`` where the DBMS has one."""
         raise NotImplementedError
         yield  # pragma: no cover
 
+    @staticmethod
+    def statement_timeout() -> int:
+        """``[customer_import] statement_timeout_seconds`` (0: none), read when a session opens."""
+        from customer_import.config import statement_timeout_seconds
+
+        return statement_timeout_seconds()
+
     def is_fatal(self, error: BaseException) -> bool:
         """Whether ``error`` cannot be fixed by retrying (otherwise Airflow retries the task)."""
-        text = f"{type(error).__name__}: {error}".lower()
-        return any(marker.lower() in text for marker in self.fatal_markers)
+        return driver_errors.is_fatal(error, self.error_codes, self.fatal_markers)
+
+    def describe_error(self, error: BaseException) -> str:
+        """``Type [code]: message`` of a driver error, for the SourceError message."""
+        return driver_errors.describe(error, self.error_codes)
 
     # Exact types whose values ``normalise`` returns unchanged: a batch column holding only these is kept
     # as the driver gave it (one type check per value in C instead of a Python call per value).
@@ -79,7 +97,9 @@ class SourceDialect:
         if value is None or isinstance(value, str | int | float | bool | dt.datetime | dt.date):
             return value
         if isinstance(value, decimal.Decimal):
-            if value.is_finite() and value == value.to_integral_value():
+            # Not beyond 4,000 digits: int(Decimal("1E+999999")) takes 45 s, and Python cannot write
+            # such an integer as text; the coercers read that Decimal (and reject it as too large).
+            if value.is_finite() and value == value.to_integral_value() and value.adjusted() < 4000:
                 return int(value)
             return value
         if isinstance(value, memoryview | bytearray):
@@ -101,4 +121,6 @@ class SourceDialect:
             return sorted(str(self.normalise(v)) for v in value)
         if isinstance(value, dict):
             return {str(k): self.normalise(v) for k, v in value.items()}
+        if isinstance(value, Unreadable):  # a value the driver could not convert: the mapping rejects it
+            return value
         return str(value)

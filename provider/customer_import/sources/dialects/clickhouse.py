@@ -13,15 +13,16 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+from customer_import import driver_errors
 from customer_import.sources.dialects.base import SourceDialect
 
 
 class _StreamingCursor:
     """A DB-API-like face over ``Client.execute_iter`` (streamed in blocks of ``max_block_size`` rows)."""
 
-    def __init__(self, client: Any, batch_size: int) -> None:
+    def __init__(self, client: Any, batch_size: int, settings: dict[str, int]) -> None:
         self._client = client
-        self._settings = {"readonly": 2, "max_block_size": batch_size}
+        self._settings = {**settings, "max_block_size": batch_size}
         self._rows: Iterator[Any] = iter(())
         self.description: list[tuple[str, str]] = []
 
@@ -40,19 +41,8 @@ class ClickHouseSource(SourceDialect):
     sqlglot_dialect = "clickhouse"
     marker = "%(last_item)s"
     escape_percent = True
-    read_only = "setting readonly = 2"
-    fatal_markers = (
-        "Code: 516",  # authentication failed
-        "Code: 192",  # unknown user
-        "Code: 193",  # wrong password
-        "Code: 60.",  # unknown table
-        "Code: 60,",
-        "Code: 81.",  # unknown database
-        "Code: 47.",  # unknown identifier
-        "Code: 62.",  # syntax error
-        "Code: 164.",  # readonly
-        "Code: 497.",  # access denied
-    )
+    read_only = "setting readonly = 1"
+    error_codes = driver_errors.CLICKHOUSE  # every clickhouse-driver error has a code: no markers needed
 
     @contextmanager
     def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:
@@ -60,9 +50,21 @@ class ClickHouseSource(SourceDialect):
 
         client = ClickHouseSourceHook(clickhouse_conn_id=conn_id).get_conn()
         try:
-            yield _StreamingCursor(client, batch_size)
+            yield _StreamingCursor(client, batch_size, self.session_settings(self.statement_timeout()))
         finally:
             client.disconnect()
+
+    @staticmethod
+    def session_settings(timeout_seconds: int) -> dict[str, int]:
+        """The settings sent with the query. ``readonly = 1``, not 2: with 2 the query itself may still
+        change settings (``SETTINGS max_execution_time = 0`` lifts the timeout) and use table functions
+        (``url``, ``remote``, ``file``); with 1 the server refuses both (code 164, READONLY), and the
+        settings sent here with the query are applied before it runs (checked on the server here, 18.16).
+        The price: a query using any table function, even ``numbers()``, is refused on ClickHouse."""
+        settings = {"readonly": 1}
+        if timeout_seconds:
+            settings["max_execution_time"] = timeout_seconds
+        return settings
 
     plain_types = SourceDialect.plain_types - {dt.datetime}  # normalise changes these
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
+from customer_import import driver_errors
 from customer_import.sources.dialects.base import SourceDialect
 
 
@@ -23,15 +24,11 @@ class MsSqlSource(SourceDialect):
     marker = "%(last_item)s"
     escape_percent = True
     read_only = "none available: SELECT-only validation, rolled-back transaction, db_datareader login"
-    fatal_markers = (
-        "(18456,",  # login failed
-        "login failed",
-        "(208,",  # invalid object name
-        "(207,",  # invalid column name
-        "(102,",  # incorrect syntax
-        "(229,",  # permission denied
-        "(4060,",  # cannot open database
-    )
+    error_codes = driver_errors.MSSQL
+    fatal_markers = ("login failed",)  # an error without its number (pymssql keeps it in args[0])
+    # No statement timeout is set: SQL Server has no per-session one, and pymssql's query_timeout is
+    # FreeTDS's dbsettime, which "sets it application wide" (pymssql's own comment): every connection of
+    # the process. Bound runaway queries with the login's Resource Governor workload group instead.
     # pymssql (FreeTDS) promises a connection only to the thread that opened it, and no SQL Server ran
     # here to show otherwise: batches are fetched in the task's own thread.
     fetch_ahead = False

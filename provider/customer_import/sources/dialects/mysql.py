@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
+from customer_import import driver_errors
 from customer_import.sources.dialects.base import SourceDialect
+from customer_import.sources.values import install_mysql_converters
 
 
 class MySqlSource(SourceDialect):
@@ -16,17 +18,7 @@ class MySqlSource(SourceDialect):
     marker = "%(last_item)s"
     escape_percent = True
     read_only = "START TRANSACTION READ ONLY"
-    fatal_markers = (
-        "(1045,",  # access denied
-        "(1044,",  # access denied to database
-        "(1049,",  # unknown database
-        "(1146,",  # table doesn't exist
-        "(1054,",  # unknown column
-        "(1064,",  # syntax error
-        "(1142,",  # command denied
-        "(1792,",  # cannot execute statement in a READ ONLY transaction
-        "access denied",
-    )
+    error_codes = driver_errors.MYSQL  # every mysqlclient error carries its number: no markers needed
 
     @contextmanager
     def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:
@@ -35,11 +27,22 @@ class MySqlSource(SourceDialect):
 
         connection: Any = MySqlHook(mysql_conn_id=conn_id).get_conn()
         with closing(connection):
+            install_mysql_converters(connection)  # an invalid date: a marker, not NULL (values.py)
             # SSCursor streams rows from the server instead of buffering the whole result.
             with closing(connection.cursor(SSCursor)) as cursor:
+                if timeout := self.statement_timeout():
+                    cursor.execute(*self.timeout_statement(connection.get_server_info(), timeout))
                 cursor.execute("START TRANSACTION READ ONLY")
                 yield cursor
             connection.rollback()
+
+    @staticmethod
+    def timeout_statement(server_info: str, seconds: int) -> tuple[str, tuple[int | float]]:
+        """The session's statement timeout: MariaDB's ``max_statement_time`` (seconds, every statement),
+        MySQL's ``max_execution_time`` (milliseconds, read-only SELECTs: all a source runs)."""
+        if "mariadb" in server_info.lower():
+            return "SET SESSION max_statement_time = %s", (seconds,)
+        return "SET SESSION max_execution_time = %s", (seconds * 1000,)
 
     def normalise(self, value: Any) -> Any:
         if (

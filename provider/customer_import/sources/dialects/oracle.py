@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
+from customer_import import driver_errors
 from customer_import.sources.dialects.base import SourceDialect
 
 
@@ -15,15 +16,9 @@ class OracleSource(SourceDialect):
     sqlglot_dialect = "oracle"
     marker = ":last_item"
     read_only = "SET TRANSACTION READ ONLY"
-    fatal_markers = (
-        "ORA-01017",  # invalid username/password
-        "ORA-28000",  # account locked
-        "ORA-00942",  # table or view does not exist
-        "ORA-00904",  # invalid identifier
-        "ORA-00933",  # SQL command not properly ended
-        "ORA-01031",  # insufficient privileges
-        "ORA-01456",  # may not perform insert/delete/update in a read-only transaction
-    )
+    error_codes = driver_errors.ORACLE
+    # python-oracledb keeps the code in args[0].code / full_code; an error without one (rare): markers.
+    fatal_markers = ("ORA-01017", "ORA-28000", "ORA-00942", "ORA-00904", "ORA-01031", "ORA-01456")
 
     @contextmanager
     def read_only_cursor(self, conn_id: str, batch_size: int) -> Iterator[Any]:
@@ -31,6 +26,10 @@ class OracleSource(SourceDialect):
 
         connection: Any = OracleHook(oracle_conn_id=conn_id).get_conn()
         with closing(connection):
+            if timeout := self.statement_timeout():
+                # Milliseconds per round trip to the server (the execute, each fetch of arraysize rows):
+                # a call that takes longer is cancelled (DPY-4024 / ORA-01013, transient).
+                connection.call_timeout = timeout * 1000
             with closing(connection.cursor()) as cursor:
                 cursor.execute("SET TRANSACTION READ ONLY")
                 # arraysize rows per round trip; rows are not all loaded at once.

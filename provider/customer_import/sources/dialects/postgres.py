@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
+from customer_import import driver_errors
 from customer_import.sources.dialects.base import SourceDialect
+from customer_import.sources.values import register_postgres_loaders
 
 
 class PostgresSource(SourceDialect):
@@ -16,17 +18,17 @@ class PostgresSource(SourceDialect):
     marker = "%(last_item)s"
     escape_percent = True
     read_only = "BEGIN READ ONLY (psycopg connection.read_only)"
+    error_codes = driver_errors.POSTGRES
+    # libpq reports a refused connection without a SQLSTATE: these are its words for the fatal ones.
     fatal_markers = (
         "password authentication failed",
         "authentication failed",
-        "role ",  # role "x" does not exist
-        "does not exist",  # relation / column / database does not exist
-        "permission denied",
-        "syntax error",
-        "UndefinedTable",
-        "UndefinedColumn",
-        "InsufficientPrivilege",
-        "read-only transaction",
+        'role "',  # role "x" does not exist
+        'database "',  # database "x" does not exist
+        "no pg_hba.conf entry",
+        "permission denied",  # permission denied for database
+        "invalid connection option",
+        "invalid dsn",
     )
 
     @contextmanager
@@ -36,6 +38,12 @@ class PostgresSource(SourceDialect):
         connection: Any = PostgresHook(postgres_conn_id=conn_id).get_conn()
         with closing(connection):
             connection.read_only = True
+            if timeout := self.statement_timeout():
+                # The first statement opens the transaction (BEGIN READ ONLY); set_config(..., true) is
+                # SET LOCAL with a bound value: it lasts until the transaction ends, with the cursor.
+                with closing(connection.cursor()) as setup:
+                    setup.execute("SELECT set_config('statement_timeout', %s, true)", (f"{timeout * 1000}",))
+            register_postgres_loaders(connection)  # values psycopg cannot load become markers (values.py)
             # A named (server-side) cursor: rows stream in fetchmany-sized chunks, not all at once.
             with closing(connection.cursor(name="customer_import_extract")) as cursor:
                 cursor.itersize = batch_size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from customer_import.spec.database import ProfileDatabase
@@ -49,3 +50,10 @@ def make_database(**changes: Any) -> ProfileDatabase:
 
 def make_spec(**changes: Any) -> ImportSpec:
     return ImportSpec.model_validate(merge(SPEC, changes))
+
+
+def property_examples(default: int) -> int:
+    """How many examples a property-based test draws: ``default`` (the issue's floor, e.g. 10,000), unless
+    ``CUSTOMER_IMPORT_PROPERTY_EXAMPLES`` says otherwise. The clock-shifted reruns
+    (scripts/test_time_travel.sh) look for date bombs, not for new examples, and set it lower."""
+    return int(os.environ.get("CUSTOMER_IMPORT_PROPERTY_EXAMPLES", default))

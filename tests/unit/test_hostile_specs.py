@@ -35,6 +35,7 @@ from customer_import.spec import yaml_source
 from customer_import.spec.loader import MAX_QUERY_CHARS, load_project, yaml_files
 from customer_import.spec.problems import Problem
 from customer_import.spec.yaml_source import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES, YamlDocument
+from tests.helpers import property_examples
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "corpus"
@@ -592,7 +593,7 @@ def scratch() -> Iterator[Path]:
 
 
 @settings(
-    max_examples=10_000,
+    max_examples=property_examples(10_000),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )

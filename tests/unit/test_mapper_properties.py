@@ -41,7 +41,7 @@ from customer_import.sources.values import Unreadable
 from customer_import.spec.database import FieldDef
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import FieldType
-from tests.helpers import make_database, make_spec
+from tests.helpers import make_database, make_spec, property_examples
 
 DATABASE = make_database()
 FIELDS = DATABASE.all_fields()
@@ -446,7 +446,7 @@ def test_odd_driver_values_in_every_column_never_raise(raw: Any) -> None:
 
 
 HOSTILE_SETTINGS = settings(
-    max_examples=10_000,
+    max_examples=property_examples(10_000),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -82,6 +82,15 @@ def _timetable(spec: ImportSpec) -> Any:
     return DeployRunTimetable(inner, content_version(spec.model_dump(mode="json")))
 
 
+def _alert_callbacks(spec: ImportSpec) -> dict[str, dict[str, Any]]:
+    """The tasks' alert callbacks (``alerts``); the SMTP provider is imported only for specs with alerts."""
+    if spec.alerts is None:
+        return {}
+    from customer_import.alerts import callbacks
+
+    return callbacks(spec.name, [str(address) for address in spec.alerts.email], list(spec.alerts.on))
+
+
 def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") -> DAG:
     """One import's DAG. With ``run_immediately`` it is created unpaused (Airflow's default creates new
     DAGs paused, which would silently hold back the deploy run); other DAGs follow that default."""
@@ -106,7 +115,10 @@ def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") 
     )
     spec_data = spec.model_dump(mode="json")
     database_data = database.model_dump(mode="json")
-    prepare = PrepareProfileStoreOperator(task_id="prepare_store", database=database_data, dag=dag)
+    alerts = _alert_callbacks(spec)
+    prepare = PrepareProfileStoreOperator(
+        task_id="prepare_store", database=database_data, dag=dag, **alerts.get("prepare_store", {})
+    )
     run = CustomerImportOperator(
         task_id="import_profiles",
         spec=spec_data,
@@ -114,6 +126,7 @@ def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") 
         query=spec.source.query,
         outlets=[] if spec.target.suppress_triggers else [profiles_asset(spec.target.database)],
         dag=dag,
+        **alerts.get("import_profiles", {}),
     )
     prepare >> run
     return dag

@@ -6,12 +6,28 @@ import datetime as dt
 import os
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    EmailStr,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from customer_import.spec.database import NAME_PATTERN
 from customer_import.spec.problems import error_at
 from customer_import.spec.schedule import ManualPlan, Schedule
-from customer_import.spec.vocab import Channel, DuplicateKeys, ImportMode, MatchBy, SubscriptionStatus
+from customer_import.spec.vocab import (
+    AlertOn,
+    Channel,
+    DuplicateKeys,
+    ImportMode,
+    MatchBy,
+    SubscriptionStatus,
+)
 
 LAST_ITEM = "{lastItem}"
 PHONE_CHANNELS = ("sms", "whatsapp", "viber")  # channels whose contact is a phone number
@@ -111,6 +127,9 @@ class Source(_Strict):
     )
     cursor: Cursor | None = None
     drain: bool = Field(False, description="Repeat the query until it returns no rows.")
+    initial_load: dict[str, Any] | None = Field(
+        None, description="Not supported yet: a parallel first load in partitions (PRODUCT.md)."
+    )
 
     @property
     def uses_last_item(self) -> bool:
@@ -118,6 +137,12 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _check_cursor(self) -> Source:
+        if self.initial_load is not None:
+            raise error_at(
+                "'initial_load' is not supported yet: the first run reads the whole range in one task, in "
+                "batches; remove the key",
+                "initial_load",
+            )
         if self.uses_last_item and self.cursor is None:
             raise error_at(
                 "the query uses {lastItem}, so 'cursor' (column and start_value) is required", "cursor"
@@ -153,6 +178,25 @@ class Reports(_Strict):
         None, description="More rejected rows than this share fails the run (after good rows are written)."
     )
     mask_contacts: bool = Field(False, description="Mask emails and phones in error reports.")
+
+
+class Alerts(_Strict):
+    """E-mail alerts through Airflow's SMTP connection (``smtp_default``)."""
+
+    email: list[EmailStr] = Field(min_length=1, description="Who gets the alerts.")
+    on: list[AlertOn] = Field(
+        default_factory=lambda: [AlertOn.FAILURE, AlertOn.REJECTED_ROWS],
+        min_length=1,
+        description="failure: the run failed; rejected_rows: the run succeeded but rejected rows.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_is_a_key(cls, data: Any) -> Any:
+        """YAML 1.1 (PyYAML) reads a bare ``on:`` key as the boolean true: take it back as ``on``."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            return {("on" if key is True else key): value for key, value in data.items()}
+        return data
 
 
 class Subscription(_Strict):
@@ -193,6 +237,7 @@ class ImportSpec(_Strict):
     mapping: list[MappingItem] = Field(min_length=1)
     reports: Reports = Field(default_factory=Reports)
     subscriptions: list[Subscription] = Field(default_factory=list)
+    alerts: Alerts | None = None
 
     @field_validator("mapping")
     @classmethod

@@ -89,3 +89,10 @@ class Weekday(StrEnum):
     FRI = "fri"
     SAT = "sat"
     SUN = "sun"
+
+
+class AlertOn(StrEnum):
+    """When an import sends an alert (``alerts.on``)."""
+
+    FAILURE = "failure"  # the run failed (any task, after its retries)
+    REJECTED_ROWS = "rejected_rows"  # the run succeeded but rejected at least one row

@@ -7,16 +7,47 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from customer_import.exceptions import CustomerImportError, QueryError, SourceError, StoreSchemaError
+from customer_import.exceptions import (
+    CustomerImportError,
+    QueryError,
+    SourceError,
+    StoreError,
+    StoreSchemaError,
+)
 
 
 class SourceUnavailableError(Exception):
     """A transient source failure; Airflow retries the task (``[customer_import] retries``)."""
 
 
-def _scrub(message: str, secret: str | None) -> str:
+class StoreUnavailableError(Exception):
+    """A transient profile-store failure (the store went away, a deadlock); Airflow retries the task."""
+
+
+def _scrub(message: str, *secrets: str | None) -> str:
     """Never log a password, even where a driver echoes one back."""
-    return message.replace(secret, "***") if secret else message
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message
+
+
+def _store_password(conn_id: str | None) -> str | None:
+    from customer_import.hooks.connections import find_connection
+    from customer_import.store.connection import DEFAULT_CONN_ID
+
+    try:
+        connection = find_connection(conn_id or DEFAULT_CONN_ID)
+    except Exception:  # the error being reported is the one that counts
+        return None
+    return getattr(connection, "password", None) if connection is not None else None
+
+
+def _store_failure(error: StoreError, conn_id: str | None, *secrets: str | None) -> BaseException:
+    """A fatal store error fails the task at once (a permission, a missing database: retrying repeats
+    it); a transient one is retried by Airflow. The message names the store connection and the cause."""
+    message = _scrub(str(error), _store_password(conn_id), *secrets)
+    return _fail(message) if error.fatal else StoreUnavailableError(message)
 
 
 def _fail(message: str) -> BaseException:
@@ -47,6 +78,8 @@ class PrepareProfileStoreOperator(BaseOperator):
                 changes = [c.description for c in ensure_schema(dialect, connection, database)]
         except StoreSchemaError as exc:
             raise _fail(str(exc)) from exc
+        except StoreError as exc:
+            raise _store_failure(exc, self.store_conn_id) from None
         for change in changes:
             self.log.info("profile database %s: %s", database.name, change)
         return changes
@@ -133,10 +166,12 @@ class CustomerImportOperator(BaseOperator):
         except (QueryError, MissingColumnsError, StoreSchemaError, GeoDatabaseError) as exc:
             raise _fail(str(exc)) from exc
         except SourceError as exc:
-            message = _scrub(str(exc), connection.password)
+            message = _scrub(str(exc), connection.password, _store_password(self.store_conn_id))
             if exc.fatal:
                 raise _fail(message) from None
             raise SourceUnavailableError(message) from None
+        except StoreError as exc:
+            raise _store_failure(exc, self.store_conn_id, connection.password) from None
         result = report.to_dict()
         self.log.info("%s", report.summary_line())
         for code, count in sorted(report.error_counts.items()):

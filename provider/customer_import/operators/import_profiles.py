@@ -174,6 +174,9 @@ class CustomerImportOperator(BaseOperator):
             raise _store_failure(exc, self.store_conn_id, connection.password) from None
         result = report.to_dict()
         self.log.info("%s", report.summary_line())
+        from customer_import.metrics import emit
+
+        emit(spec.name, result["summary"], float(result["summary"]["duration_seconds"]))
         for code, count in sorted(report.error_counts.items()):
             self.log.info("rejected %d row(s): %s", count, code)
         outlet_events = context.get("outlet_events")

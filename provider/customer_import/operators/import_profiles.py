@@ -173,6 +173,7 @@ class CustomerImportOperator(BaseOperator):
         except StoreError as exc:
             raise _store_failure(exc, self.store_conn_id, connection.password) from None
         result = report.to_dict()
+        self._summary = result["summary"]  # for the OpenLineage facets on complete
         self.log.info("%s", report.summary_line())
         from customer_import.metrics import emit
 
@@ -195,3 +196,30 @@ class CustomerImportOperator(BaseOperator):
                 f"max_error_rate {limit:.1%}; the good rows were written and the cursor advanced; see the report"
             )
         return result
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage (``apache-airflow-providers-openlineage``): the source table read, the profile table."""
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the run's counts as the output's ``outputStatistics`` facet."""
+        return self._lineage(getattr(self, "_summary", None))
+
+    def _lineage(self, summary: dict[str, Any] | None) -> Any:
+        from customer_import.config import embedded_store_path
+        from customer_import.hooks.connections import find_connection
+        from customer_import.lineage import dataset_name, embedded_store_dataset, operator_lineage
+        from customer_import.spec.import_spec import ImportSpec
+        from customer_import.store.connection import DEFAULT_CONN_ID
+
+        spec = ImportSpec.model_validate(self.spec)
+        source_conn = find_connection(spec.source.conn_id)
+        source = dataset_name(source_conn, spec.source.table) if spec.source.table and source_conn else None
+        table = f"{spec.target.database}_profiles"
+        store_conn = find_connection(self.store_conn_id or DEFAULT_CONN_ID)
+        output = (
+            dataset_name(store_conn, table)
+            if store_conn is not None
+            else embedded_store_dataset(str(embedded_store_path()), table)
+        )
+        return operator_lineage(source, output, summary)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what the tests need beside PostgreSQL and MariaDB (which the machine starts, and
-# which are restarted here if they stopped): ClickHouse from Debian's clickhouse-server package.
+# which are restarted here if they stopped): ClickHouse from Debian's clickhouse-server package, and
+# Debian's chromium for the browser tests.
 # Idempotent; each step is skipped when already done. Run as root (CI) or with passwordless sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ SUDO=""
 need=()
 [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server)
 command -v clickhouse-client >/dev/null 2>&1 || need+=(clickhouse-client)
+# The browser tests (tests/console) drive Debian's chromium with playwright: no browser download.
+[ -x /usr/bin/chromium ] || need+=(chromium fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   $SUDO apt-get update -q >/dev/null || true

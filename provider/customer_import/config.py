@@ -8,6 +8,7 @@ from pathlib import Path
 SECTION = "customer_import"
 DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_FINGERPRINT_CACHE_MB = 96
+DEFAULT_KEEP_RUNS = 10
 
 
 def _option(key: str) -> str:
@@ -102,3 +103,13 @@ def statement_timeout_seconds() -> int:
     if seconds < 0:
         raise ValueError(f"[customer_import] statement_timeout_seconds must be 0 or more, not {seconds}")
     return seconds
+
+
+def keep_runs() -> int:
+    """``[customer_import] keep_runs``: how many runs of each import keep their rejected rows in the
+    store's ``<database>_rejections`` (default 10); the run that makes a run older than that deletes them."""
+    value = _option("keep_runs")
+    runs = int(value) if value else DEFAULT_KEEP_RUNS
+    if runs < 1:
+        raise ValueError(f"[customer_import] keep_runs must be 1 or more, not {runs}")
+    return runs

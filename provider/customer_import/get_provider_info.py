@@ -64,6 +64,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "1",
                         "default": "0",
                     },
+                    "keep_runs": {
+                        "description": "How many of an import's latest runs keep their rejected rows in "
+                        "the store's <database>_rejections (older runs' rows are deleted when a run starts).",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "30",
+                        "default": "10",
+                    },
                     "fingerprint_cache_mb": {
                         "description": "Memory (MB) a skip_unchanged run may hold the store's source-row "
                         "fingerprints in (17 bytes a profile); a store with more is asked per batch "

@@ -16,8 +16,9 @@ from itertools import compress
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from customer_import import config
 from customer_import.config import DEFAULT_FINGERPRINT_CACHE_MB
-from customer_import.cursor import CursorState, PartProgress
+from customer_import.cursor import CursorState, PartProgress, decode
 from customer_import.exceptions import QueryError
 from customer_import.fingerprints import RowFingerprints, StoredFingerprints, fingerprints_apply
 from customer_import.geo.locator import fields_to_fill, locator_for
@@ -33,7 +34,7 @@ from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import DuplicateKeys
 from customer_import.store import batch_sql
 from customer_import.store.connection import open_store
-from customer_import.store.writer import ProfileWriter, ensure_schema
+from customer_import.store.writer import KeptRejection, ProfileWriter, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,13 @@ def run_import(
     store_conn_id: str | None = None,
     mapping_workers: int = 0,
     fingerprint_cache_mb: int = DEFAULT_FINGERPRINT_CACHE_MB,
+    keep_runs: int | None = None,
 ) -> RunReport:
-    """Run one import; the report is complete even when the run is to be failed by max_error_rate."""
+    """Run one import; the report is complete even when the run is to be failed by max_error_rate.
+
+    Every rejected row is kept in the store's ``<database>_rejections`` with the batch it belongs to;
+    ``keep_runs`` (default ``[customer_import] keep_runs``) runs of the import keep theirs (decision 0007).
+    """
     report = RunReport(
         import_name=spec.name,
         run_id=run_id,
@@ -191,6 +197,10 @@ def run_import(
                 if spec.source.cursor is not None
                 else None
             )
+            writer.start_run(
+                config.keep_runs() if keep_runs is None else keep_runs,
+                _rereads(last_item, shape.inclusive) if shape is not None else None,
+            )
             run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
             while True:
                 before_part = run.last_item
@@ -210,6 +220,25 @@ def run_import(
     finally:
         mapper.close()
     return report
+
+
+def _rereads(start: Any, inclusive: bool) -> Callable[[str | None], bool]:
+    """Whether a run starting at the cursor ``start`` reads a row with this stored cursor value again:
+    the query reads the values after ``start`` (and ``start`` itself with ``>=``). A rejection of an
+    earlier attempt of the same run with such a value is deleted before the run reads it again."""
+
+    def again(text: str | None) -> bool:
+        if text is None:
+            return False  # a row without a cursor value: not selected by '> {lastItem}'
+        if start is None:
+            return True
+        try:
+            value = decode(text, start)
+            return bool(value > start or (inclusive and value == start))
+        except (TypeError, ValueError):
+            return False  # not comparable with the cursor: the query cannot have selected it by value
+
+    return again
 
 
 @dataclass
@@ -374,9 +403,10 @@ def _write_batch(
 ) -> list[bytes]:
     """Write a batch and account for its rows; return the fingerprints it replaced."""
     records: list[Record | Known] = []
+    rejections: list[Rejection] = []
     for item in mapped:
         if isinstance(item, Rejection):
-            report.reject(item)
+            rejections.append(item)
         else:
             records.append(item)
     if pending.known or pending.remapped:
@@ -385,7 +415,7 @@ def _write_batch(
     kept, skipped, rejected = duplicates.apply(records)
     report.skipped += len(skipped)
     for record in rejected:
-        report.reject(
+        rejections.append(
             Rejection(
                 record.row_no,
                 record.cursor,
@@ -396,23 +426,39 @@ def _write_batch(
             )
         )
     to_write = [r for r in kept if isinstance(r, Record)]
+    by_row = {r.row_no: r for r in to_write}
+    ambiguous: list[Rejection] = []
+
+    def keep_ambiguous(rows: list[tuple[int, int]]) -> list[KeptRejection]:
+        """Rejections for the rows the match found ambiguous, kept in the batch's transaction."""
+        ambiguous.clear()
+        for row_no, matches in rows:
+            record = by_row[row_no]
+            ambiguous.append(
+                Rejection(
+                    row_no,
+                    record.cursor,
+                    match_field,
+                    AMBIGUOUS_MATCH,
+                    f"the matching value ({match_field}) matches {matches} stored profiles; nothing was written",
+                    record.key,
+                )
+            )
+        return [report.kept(r) for r in ambiguous]
+
+    outcome = writer.write(
+        to_write,
+        fingerprints=pending.fingerprints,
+        rejected=[report.kept(r) for r in rejections],
+        ambiguous=keep_ambiguous,
+    )
+    for rejection in rejections:  # counted once the batch is committed
+        report.reject(rejection)
     report.unchanged += len(kept) - len(to_write)  # known rows: their profile holds them already
-    outcome = writer.write(to_write, fingerprints=pending.fingerprints)
     report.created += outcome.counts.get(batch_sql.CREATE, 0)
     report.updated += outcome.counts.get(batch_sql.UPDATE, 0)
     report.unchanged += outcome.counts.get(batch_sql.UNCHANGED, 0)
     report.skipped += outcome.counts.get(batch_sql.SKIP, 0)
-    by_row = {r.row_no: r for r in to_write}
-    for row_no, matches in outcome.ambiguous:
-        record = by_row[row_no]
-        report.reject(
-            Rejection(
-                row_no,
-                record.cursor,
-                match_field,
-                AMBIGUOUS_MATCH,
-                f"the matching value ({match_field}) matches {matches} stored profiles; nothing was written",
-                record.key,
-            )
-        )
+    for rejection in ambiguous:
+        report.reject(rejection)
     return outcome.replaced_fingerprints

@@ -66,6 +66,26 @@ def cut(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
     return value
 
 
+def stored_text(value: Any) -> str | None:
+    """A value as the store's rejections table keeps it: whole, as text any store takes (a NUL byte and a
+    lone surrogate, which PostgreSQL and UTF-8 refuse, are written as backslash escapes)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        text = value.isoformat()
+    elif isinstance(value, bytes | bytearray | memoryview):
+        text = bytes(value).decode("utf-8", "backslashreplace")
+    else:
+        text = str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _size(value: Any) -> int:
     return len(value) if isinstance(value, str) else 8
 
@@ -93,6 +113,26 @@ class RunReport:
     schema_changes: list[str] = field(default_factory=list)
     _clock: float = field(default_factory=time.monotonic)
 
+    def _masked(self, rejection: Rejection) -> tuple[Any, str]:
+        """The rejection's (value, message), contacts masked under ``mask_contacts``."""
+        value, message = _plain(rejection.value), rejection.message
+        if self.mask_contacts and rejection.column in self.contact_columns and value is not None:
+            message, value = message.replace(str(value), mask(value)), mask(value)
+        return value, message
+
+    def kept(self, rejection: Rejection) -> tuple[int, str | None, str | None, str, str, str | None]:
+        """The rejection as the store keeps it (every one, whole): row, cursor, column, code, message,
+        value; contacts masked under ``mask_contacts``."""
+        value, message = self._masked(rejection)
+        return (
+            rejection.row,
+            stored_text(rejection.cursor),
+            stored_text(rejection.column),
+            rejection.code,
+            stored_text(message) or "",
+            stored_text(value),
+        )
+
     def reject(self, rejection: Rejection) -> None:
         self.failed += 1
         self.error_counts[rejection.code] += 1
@@ -102,9 +142,7 @@ class RunReport:
             or self.sample_chars >= MAX_SAMPLE_CHARS
         ):
             return
-        value, message = _plain(rejection.value), rejection.message
-        if self.mask_contacts and rejection.column in self.contact_columns and value is not None:
-            message, value = message.replace(str(value), mask(value)), mask(value)
+        value, message = self._masked(rejection)
         entry = {
             "row": rejection.row,
             "cursor": cut(rejection.cursor),

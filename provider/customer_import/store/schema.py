@@ -13,6 +13,7 @@ from customer_import.exceptions import StoreSchemaError
 from customer_import.fingerprints import FINGERPRINT_COLUMN
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.vocab import FieldType
+from customer_import.store import rejections
 from customer_import.store.dialects import StoreDialect
 from customer_import.store.tables import FIELDS_TABLE, Tables
 
@@ -47,6 +48,7 @@ def create_statements(dialect: StoreDialect, tables: Tables) -> list[str]:
         f"ON {q(tables.subscriptions)} (profile_id, resource, channel, contact)",
         f"CREATE INDEX IF NOT EXISTS {q('ix_' + tables.subscriptions + '_contact')} "
         f"ON {q(tables.subscriptions)} (channel, contact)",
+        *rejections.create_statements(dialect, tables),
     ]
 
 

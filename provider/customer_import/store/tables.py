@@ -24,6 +24,16 @@ class Tables:
         return f"{self.database}_subscriptions"
 
     @property
+    def rejections(self) -> str:
+        """Every rejected row of the last ``keep_runs`` runs of each import (decision record 0007)."""
+        return f"{self.database}_rejections"
+
+    @property
+    def runs(self) -> str:
+        """The runs that wrote into this database, by import: which runs' rejections are kept."""
+        return f"{self.database}_runs"
+
+    @property
     def stage(self) -> str:
         return f"customer_import_stage_{self.database}"
 

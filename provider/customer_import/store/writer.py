@@ -13,6 +13,7 @@ from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import FieldType, MatchBy
 from customer_import.store import batch_sql as sql
+from customer_import.store import rejections as rejections_sql
 from customer_import.store.dialects import StoreDialect
 from customer_import.store.schema import SchemaChange, evolve
 from customer_import.store.tables import Tables
@@ -46,6 +47,12 @@ class BatchOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     ambiguous: list[tuple[int, int]] = field(default_factory=list)  # (row_no, number of matching profiles)
     replaced_fingerprints: list[bytes] = field(default_factory=list)  # taken off profiles by this batch
+
+
+# A rejected row as the store keeps it: (row_no, cursor value, column, code, message, value), texts.
+KeptRejection = tuple[int, str | None, str | None, str, str, str | None]
+# Given the ambiguous rows (row_no, matches) found inside a batch's transaction, their kept rejections.
+AmbiguousRows = Callable[[list[tuple[int, int]]], Sequence[KeptRejection]]
 
 
 def written_fields(
@@ -168,17 +175,78 @@ class ProfileWriter:
             lambda cursor: self.dialect.known_fingerprints(cursor, self.plan.tables.profiles, fingerprints)
         )
 
+    def start_run(
+        self, keep_runs: int, rereads: Callable[[str | None], bool] | None, now: dt.datetime | None = None
+    ) -> None:
+        """In one transaction before the run's first batch: record the run, delete the rejections of its
+        earlier attempts that it reads again (``rereads(cursor value)``; None: every one, the query has no
+        cursor) and those of the import's runs older than its last ``keep_runs`` (this one included)."""
+        if keep_runs < 1:
+            raise ValueError(f"[customer_import] keep_runs must be 1 or more, not {keep_runs}")
+        d, tables = self.dialect, self.plan.tables
+        names = (self.import_name, self.run_id)
+        cursor = self.connection.cursor()
+        try:
+            d.begin(cursor, self.database.name)
+            cursor.execute(
+                rejections_sql.register_run(d, tables), (*names, d.timestamp(now or dt.datetime.now(dt.UTC)))
+            )
+            if rereads is None:
+                cursor.execute(rejections_sql.delete_run(d, tables), names)
+            else:
+                cursor.execute(rejections_sql.run_cursors(d, tables), names)
+                again = [int(rid) for rid, value in cursor.fetchall() if rereads(value)]
+                for start in range(0, len(again), 500):
+                    chunk = again[start : start + 500]
+                    cursor.execute(rejections_sql.delete_ids(d, tables, len(chunk)), tuple(chunk))
+            for statement in rejections_sql.prune(d, tables):
+                cursor.execute(statement, (self.import_name, self.import_name, keep_runs))
+            self.connection.commit()
+        except BaseException:
+            self.connection.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _keep_rejections(self, cursor: Any, rejected: Sequence[KeptRejection], stamp: Any) -> None:
+        """Bulk-load a batch's rejected rows into ``<database>_rejections`` (the caller's transaction)."""
+        if not rejected:
+            return
+        names, d = (self.import_name, self.run_id), self.dialect
+        d.load_stage(
+            cursor,
+            self.plan.tables.rejections,
+            rejections_sql.COLUMNS,
+            rejections_sql.column_types(d),
+            [(*names, *row, stamp) for row in rejected],
+        )
+
     def write(
         self,
         rows: Sequence[Record],
         now: dt.datetime | None = None,
         fingerprints: Mapping[int, bytes] | None = None,
+        *,
+        rejected: Sequence[KeptRejection] = (),
+        ambiguous: AmbiguousRows | None = None,
     ) -> BatchOutcome:
-        """Match and write ``rows`` (unique keys) in one transaction; return the action counts."""
-        if not rows:
-            return BatchOutcome()
+        """Match and write ``rows`` (unique keys) and keep the batch's ``rejected`` rows, with the rows
+        the match finds ambiguous (``ambiguous``), in one transaction; return the action counts."""
         d, plan = self.dialect, self.plan
         stamp = d.timestamp(now or dt.datetime.now(dt.UTC))
+        if not rows:
+            if rejected:
+                cursor = self.connection.cursor()
+                try:
+                    d.begin(cursor, self.database.name)
+                    self._keep_rejections(cursor, rejected, stamp)
+                    self.connection.commit()
+                except BaseException:
+                    self.connection.rollback()
+                    raise
+                finally:
+                    cursor.close()
+            return BatchOutcome()
         staged = self._stage_rows(rows, fingerprints if self.plan.fingerprints and fingerprints else {})
         subscriptions = [
             (row.row_no, sub.resource, sub.channel, sub.contact, sub.provider, sub.status)
@@ -215,6 +283,9 @@ class ProfileWriter:
             if outcome.counts.get(sql.AMBIGUOUS):
                 cursor.execute(sql.ambiguous_rows(d, plan))
                 outcome.ambiguous = [(int(r), int(n)) for r, n in cursor.fetchall()]
+            if outcome.ambiguous and ambiguous is not None:
+                rejected = [*rejected, *ambiguous(outcome.ambiguous)]
+            self._keep_rejections(cursor, rejected, stamp)
             if plan.fingerprints:
                 cursor.execute(sql.replaced_fingerprints(d, plan))
                 outcome.replaced_fingerprints = [bytes(r[0]) for r in cursor.fetchall()]

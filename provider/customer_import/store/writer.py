@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -83,19 +84,26 @@ def plan_for(spec: ImportSpec, database: ProfileDatabase, filled: Sequence[str] 
     )
 
 
-def ensure_schema(dialect: StoreDialect, connection: Any, database: ProfileDatabase) -> list[SchemaChange]:
-    """Create or evolve the database's tables in one transaction."""
+@contextmanager
+def transaction(dialect: StoreDialect, connection: Any, database: str) -> Iterator[Any]:
+    """A cursor in one store transaction, begun under the profile database's lock: committed when the
+    block ends, rolled back when it raises."""
     cursor = connection.cursor()
     try:
-        dialect.begin(cursor, database.name)
-        changes = evolve(cursor, dialect, database)
+        dialect.begin(cursor, database)
+        yield cursor
         connection.commit()
     except BaseException:
         connection.rollback()
         raise
     finally:
         cursor.close()
-    return changes
+
+
+def ensure_schema(dialect: StoreDialect, connection: Any, database: ProfileDatabase) -> list[SchemaChange]:
+    """Create or evolve the database's tables in one transaction."""
+    with transaction(dialect, connection, database.name) as cursor:
+        return evolve(cursor, dialect, database)
 
 
 class ProfileWriter:
@@ -185,9 +193,7 @@ class ProfileWriter:
             raise ValueError(f"[customer_import] keep_runs must be 1 or more, not {keep_runs}")
         d, tables = self.dialect, self.plan.tables
         names = (self.import_name, self.run_id)
-        cursor = self.connection.cursor()
-        try:
-            d.begin(cursor, self.database.name)
+        with transaction(d, self.connection, self.database.name) as cursor:
             cursor.execute(
                 rejections_sql.register_run(d, tables), (*names, d.timestamp(now or dt.datetime.now(dt.UTC)))
             )
@@ -201,12 +207,6 @@ class ProfileWriter:
                     cursor.execute(rejections_sql.delete_ids(d, tables, len(chunk)), tuple(chunk))
             for statement in rejections_sql.prune(d, tables):
                 cursor.execute(statement, (self.import_name, self.import_name, keep_runs))
-            self.connection.commit()
-        except BaseException:
-            self.connection.rollback()
-            raise
-        finally:
-            cursor.close()
 
     def _keep_rejections(self, cursor: Any, rejected: Sequence[KeptRejection], stamp: Any) -> None:
         """Bulk-load a batch's rejected rows into ``<database>_rejections`` (the caller's transaction)."""
@@ -236,16 +236,8 @@ class ProfileWriter:
         stamp = d.timestamp(now or dt.datetime.now(dt.UTC))
         if not rows:
             if rejected:
-                cursor = self.connection.cursor()
-                try:
-                    d.begin(cursor, self.database.name)
+                with transaction(d, self.connection, self.database.name) as cursor:
                     self._keep_rejections(cursor, rejected, stamp)
-                    self.connection.commit()
-                except BaseException:
-                    self.connection.rollback()
-                    raise
-                finally:
-                    cursor.close()
             return BatchOutcome()
         staged = self._stage_rows(rows, fingerprints if self.plan.fingerprints and fingerprints else {})
         subscriptions = [
@@ -253,9 +245,7 @@ class ProfileWriter:
             for row in rows
             for sub in row.subscriptions
         ]
-        cursor = self.connection.cursor()
-        try:
-            d.begin(cursor, self.database.name)
+        with transaction(d, self.connection, self.database.name) as cursor:
             for statement in (*sql.stage_ddl(d, plan), *sql.clear_stage(d, plan)):
                 cursor.execute(statement)
             d.load_stage(cursor, plan.tables.stage, plan.stage_columns, self._stage_types, staged)
@@ -291,10 +281,4 @@ class ProfileWriter:
                 outcome.replaced_fingerprints = [bytes(r[0]) for r in cursor.fetchall()]
             for statement in sql.clear_stage(d, plan):
                 cursor.execute(statement)
-            self.connection.commit()
-        except BaseException:
-            self.connection.rollback()
-            raise
-        finally:
-            cursor.close()
         return outcome

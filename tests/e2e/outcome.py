@@ -96,3 +96,19 @@ def in_background(action: Callable[[], None]) -> Iterator[list[BaseException]]:
         yield errors
     finally:
         thread.join(timeout=120)
+
+
+def gated_source(rows: int, gate_row: int, lock_key: int) -> str:
+    """DDL of a PostgreSQL source of ``rows`` customers whose query (``SELECT gate(id) AS id ...``) waits
+    before row ``gate_row`` while the test holds the advisory lock ``lock_key``: the test decides when the
+    read goes on, after the batches before it are committed."""
+    return f"""
+CREATE TABLE customers (id bigint PRIMARY KEY, email text);
+INSERT INTO customers SELECT i, 'user' || i || '@example.com' FROM generate_series(1, {rows}) AS i;
+ANALYZE customers;
+CREATE FUNCTION gate(i bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  IF i = {gate_row} THEN PERFORM pg_advisory_xact_lock_shared({lock_key}); END IF;
+  RETURN i;
+END $$;
+"""

@@ -28,7 +28,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from customer_import.operators.import_profiles import SourceUnavailableError, StoreUnavailableError
 from tests.conftest import IN_CI, airflow_conn_env
 from tests.e2e.conftest import variable
-from tests.e2e.outcome import in_background, run
+from tests.e2e.outcome import gated_source, in_background, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -36,16 +36,7 @@ ROWS = 600
 BATCH = 100
 GATE_ROW = 301  # the source waits before this row until the test lets it go on
 LOCK_KEY = 4343
-SOURCE_DDL = f"""
-CREATE TABLE customers (id bigint PRIMARY KEY, email text);
-INSERT INTO customers SELECT i, 'user' || i || '@example.com' FROM generate_series(1, {ROWS}) AS i;
-ANALYZE customers;
-CREATE FUNCTION gate(i bigint) RETURNS bigint LANGUAGE plpgsql AS $$
-BEGIN
-  IF i = {GATE_ROW} THEN PERFORM pg_advisory_xact_lock_shared({LOCK_KEY}); END IF;
-  RETURN i;
-END $$;
-"""
+SOURCE_DDL = gated_source(ROWS, GATE_ROW, LOCK_KEY)
 SPEC: dict[str, Any] = {
     "name": "outage",
     "target": {"database": "customers", "matching": {"by": "email_profile"}},

@@ -21,7 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from customer_import.operators.import_profiles import SourceUnavailableError
 from tests.conftest import MYSQL_HOST, airflow_conn_env
 from tests.e2e.conftest import variable
-from tests.e2e.outcome import Outcome, in_background, run
+from tests.e2e.outcome import Outcome, gated_source, in_background, run
 
 pytestmark = pytest.mark.e2e
 
@@ -73,16 +73,7 @@ def _until(condition: Callable[[], bool], what: str, timeout: float = 60) -> Non
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------
 
-PG_SOURCE = f"""
-CREATE TABLE customers (id bigint PRIMARY KEY, email text);
-INSERT INTO customers SELECT i, 'user' || i || '@example.com' FROM generate_series(1, {ROWS}) AS i;
-ANALYZE customers;
-CREATE FUNCTION gate(i bigint) RETURNS bigint LANGUAGE plpgsql AS $$
-BEGIN
-  IF i = {GATE_ROW} THEN PERFORM pg_advisory_xact_lock_shared({LOCK_KEY}); END IF;
-  RETURN i;
-END $$;
-"""
+PG_SOURCE = gated_source(ROWS, GATE_ROW, LOCK_KEY)
 PG_GATED = "SELECT gate(id) AS id, email FROM customers WHERE id > {lastItem} ORDER BY customers.id"
 
 

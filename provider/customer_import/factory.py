@@ -13,7 +13,12 @@ from airflow.sdk import DAG, Asset
 
 from customer_import import config
 from customer_import.exceptions import SpecError
-from customer_import.operators.import_profiles import CustomerImportOperator, PrepareProfileStoreOperator
+from customer_import.operators.import_profiles import (
+    PLAN_TASK_ID,
+    CustomerImportOperator,
+    PrepareProfileStoreOperator,
+)
+from customer_import.operators.initial_load import LoadPartitionOperator, PlanInitialLoadOperator
 from customer_import.schedule.timetables import build_timetable, dag_window, describe
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
@@ -126,9 +131,31 @@ def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") 
         query=spec.source.query,
         outlets=[] if spec.target.suppress_triggers else [profiles_asset(spec.target.database)],
         dag=dag,
+        initial_load=spec.source.initial_load is not None,
+        # with an initial load, also after its partitions were skipped (none planned: incremental run)
+        trigger_rule="none_failed" if spec.source.initial_load is not None else "all_success",
         **alerts.get("import_profiles", {}),
     )
-    prepare >> run
+    if spec.source.initial_load is None:
+        prepare >> run
+        return dag
+    plan = PlanInitialLoadOperator(
+        task_id=PLAN_TASK_ID,
+        spec=spec_data,
+        database=database_data,
+        query=spec.source.query,
+        dag=dag,
+        **alerts.get("prepare_store", {}),  # failure alerts only
+    )
+    partitions = LoadPartitionOperator.partial(
+        task_id="load_partition",
+        spec=spec_data,
+        database=database_data,
+        query=spec.source.query,
+        dag=dag,
+        **alerts.get("prepare_store", {}),
+    ).expand(partition=plan.output)
+    prepare >> plan >> partitions >> run
     return dag
 
 

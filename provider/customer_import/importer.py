@@ -7,11 +7,13 @@ Nothing here knows Airflow beyond the cursor state it is given: the operator sup
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import compress
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -32,8 +34,9 @@ from customer_import.sources.extract import Batch, extract_part
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import DuplicateKeys
-from customer_import.store import batch_sql
+from customer_import.store import batch_sql, staged_batches
 from customer_import.store.connection import open_store
+from customer_import.store.staged_batches import StagedBatches
 from customer_import.store.writer import KeptRejection, ProfileWriter, ensure_schema
 
 log = logging.getLogger(__name__)
@@ -156,11 +159,14 @@ def run_import(
     mapping_workers: int = 0,
     fingerprint_cache_mb: int = DEFAULT_FINGERPRINT_CACHE_MB,
     keep_runs: int | None = None,
+    initial_load_upper: Any = None,
 ) -> RunReport:
     """Run one import; the report is complete even when the run is to be failed by max_error_rate.
 
     Every rejected row is kept in the store's ``<database>_rejections`` with the batch it belongs to;
     ``keep_runs`` (default ``[customer_import] keep_runs``) runs of the import keep theirs (decision 0007).
+    ``initial_load_upper``: this run's partitions (``initial_load``) are staged; write them first, move
+    the cursor to this value, then read incrementally from there.
     """
     report = RunReport(
         import_name=spec.name,
@@ -197,11 +203,17 @@ def run_import(
                 if spec.source.cursor is not None
                 else None
             )
+            loading = initial_load_upper is not None and last_item != initial_load_upper
             writer.start_run(
                 config.keep_runs() if keep_runs is None else keep_runs,
-                _rereads(last_item, shape.inclusive) if shape is not None else None,
+                # while staged batches are being written, a retry keeps the rejections already written
+                _never if loading else _rereads(last_item, shape.inclusive) if shape is not None else None,
             )
             run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
+            if loading:
+                staged = StagedBatches(store_dialect, connection, database.name, spec.name, run_id)
+                _write_staged(run, staged)
+                run.save(initial_load_upper)
             while True:
                 before_part = run.last_item
                 report.parts += 1
@@ -220,6 +232,45 @@ def run_import(
     finally:
         mapper.close()
     return report
+
+
+def _never(_: str | None) -> bool:
+    return False
+
+
+def _write_staged(run: _Run, staged: StagedBatches) -> None:
+    """Write the batches the partitions staged (``initial_load``), in cursor order, each deleted in the
+    transaction that writes it; rows are numbered on from the run's rows before (as one part would)."""
+    run.duplicates = DuplicateKeyFilter(run.spec.prevent_duplication.duplicate_keys)
+    batches = staged.pending()
+    run.report.parts += len({b.partition for b in batches})
+    log.info(
+        "initial load: writing %d staged batch(es) of %d row(s)", len(batches), sum(b.rows for b in batches)
+    )
+    for batch, payload in staged.payloads(batches):
+        (first, mapped), prints = staged_batches.decode(payload)
+        shift = run.report.read + 1 - first  # the partition's row numbers -> the run's
+        run.report.read += batch.rows
+        run.report.batches += 1
+        items: Mapped = [
+            dataclasses.replace(item, row=item.row + shift)
+            if isinstance(item, Rejection)
+            else item._replace(row_no=item.row_no + shift)
+            for item in mapped
+        ]
+        pending = _Pending(partial(list, items), fingerprints={n + shift: p for n, p in prints.items()})
+        replaced = _write_batch(
+            run.report,
+            run.writer,
+            run.duplicates,
+            items,
+            pending,
+            run.spec.match_field,
+            partial(staged.delete, staged=batch),
+        )
+        if run.stored is not None:
+            run.stored.forget(replaced)
+        log.info("staged batch %d.%d written: %s", batch.partition, batch.batch, run.report.summary_line())
 
 
 def _rereads(start: Any, inclusive: bool) -> Callable[[str | None], bool]:
@@ -400,6 +451,7 @@ def _write_batch(
     mapped: Mapped,
     pending: _Pending,
     match_field: str,
+    then: Callable[[Any], None] | None = None,
 ) -> list[bytes]:
     """Write a batch and account for its rows; return the fingerprints it replaced."""
     records: list[Record | Known] = []
@@ -451,6 +503,7 @@ def _write_batch(
         fingerprints=pending.fingerprints,
         rejected=[report.kept(r) for r in rejections],
         ambiguous=keep_ambiguous,
+        then=then,
     )
     for rejection in rejections:  # counted once the batch is committed
         report.reject(rejection)

@@ -70,7 +70,7 @@ DATABASE = ProfileDatabase.model_validate(
 )
 
 
-def spec(query: str, start: Any = 0, column: str = "id") -> ImportSpec:
+def spec(query: str, start: Any = 0, column: str = "id", partitions: int | None = None) -> ImportSpec:
     return ImportSpec.model_validate(
         {
             "name": "xdb_import",
@@ -80,6 +80,7 @@ def spec(query: str, start: Any = 0, column: str = "id") -> ImportSpec:
                 "query": query,
                 "cursor": {"column": column, "start_value": start},
                 "drain": True,
+                **({"initial_load": {"partitions": partitions}} if partitions else {}),
             },
             "mapping": [
                 {"field": "crm_id", "column": "id"},
@@ -379,3 +380,70 @@ def test_unreachable_is_transient_and_bad_login_is_fatal(
         assert caught.value.fatal is fatal, str(caught.value)
         assert "source connection 'down'" in str(caught.value)
         assert "secret-pw-123" not in str(caught.value)
+
+
+@pytest.mark.parametrize("partitions", [3, 8])
+def test_initial_load_in_partitions_gives_the_same_profiles_and_cursor_on_every_source(
+    source: str, partitions: int
+) -> None:
+    """``source.initial_load``: the plan's NTILE boundaries and each partition's query run in every
+    dialect; partitions staged in any order are written in cursor order. 8 partitions of 17 rows: each
+    holds two or three rows and the LIMIT of the query (removed for partitions) is smaller than none."""
+    from customer_import.initial_load import plan, stage_partition, upper_bound
+
+    query = "SELECT id, email, first_name, ltv, big, seen_at FROM customers WHERE id > {lastItem} ORDER BY id LIMIT 5"
+    import_spec = spec(query, partitions=partitions)
+    conn_type = {"postgres": "postgres", "mysql": "mysql", "clickhouse": "clickhouse", "sqlite": "sqlite"}[
+        source
+    ]
+    dialect = source_dialect_for(conn_type)
+    planned = plan(
+        import_spec,
+        DATABASE,
+        query=query,
+        source=dialect,
+        cursor_state=MemoryCursor(0),
+        run_id="xdb-run",
+        store_conn_id="store",
+    )
+    assert len(planned) == partitions
+    assert sum(p["rows"] for p in planned) == 17
+    assert [p["high"] for p in planned][-1] == "17"
+    staged = [
+        stage_partition(
+            import_spec,
+            DATABASE,
+            query=query,
+            source=dialect,
+            partition=p,
+            run_id="xdb-run",
+            batch_size=2,
+            store_conn_id="store",
+        )
+        for p in reversed(planned)
+    ]
+    assert sum(s["read"] for s in staged) == 17
+    cursor = MemoryCursor(0)
+    report = run_import(
+        import_spec,
+        DATABASE,
+        query=query,
+        source=dialect,
+        cursor_state=cursor,
+        run_id="xdb-run",
+        batch_size=2,
+        store_conn_id="store",
+        initial_load_upper=upper_bound(planned, 0),
+    ).to_dict()
+    assert report["summary"]["read"] == 17
+    assert report["summary"]["cursor_after"] == 17 and cursor.load() == 17
+    assert report["error_counts"] == {"invalid_email": 1}
+    with open_store("store") as (store_dialect, connection):
+        profiles = [
+            {k: p[k] for k in ("crm_id", "email", "first_name", "ltv", "big", "seen_at")}
+            for p in iter_profiles(store_dialect, connection, "xdb")
+        ]
+    for profile in profiles:
+        if profile["seen_at"] is not None:
+            profile["seen_at"] = dt.datetime.fromisoformat(profile["seen_at"]).astimezone(UTC).isoformat()
+    assert sorted(profiles, key=lambda p: p["crm_id"]) == expected_profiles()

@@ -67,3 +67,27 @@ def test_parsing_dags_does_not_load_the_import_machinery() -> None:
     probe = "import sys, customer_import.factory; print(sorted({'numpy', 'customer_import.fingerprints'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_initial_load_adds_a_plan_and_mapped_partitions_before_the_import() -> None:
+    spec = make_spec(
+        source={
+            "conn_id": "src",
+            "query": "SELECT id, email FROM customers WHERE id > {lastItem} ORDER BY id",
+            "cursor": {"column": "id", "start_value": 0},
+            "initial_load": {"partitions": 4},
+        }
+    )
+    dag = build_dag(spec, make_database())
+    assert set(dag.task_ids) == {"prepare_store", "plan_initial_load", "load_partition", "import_profiles"}
+    assert dag.get_task("prepare_store").downstream_task_ids == {"plan_initial_load"}
+    assert dag.get_task("plan_initial_load").downstream_task_ids == {"load_partition"}
+    partitions = dag.get_task("load_partition")
+    assert type(partitions).__name__ == "MappedOperator"
+    assert partitions.downstream_task_ids == {"import_profiles"}
+    run = dag.get_task("import_profiles")
+    assert run.trigger_rule == "none_failed"  # also when no partition was planned (skipped): incremental
+    assert run.initial_load is True
+    plain = build_dag(make_spec(), make_database())
+    assert plain.get_task("import_profiles").trigger_rule == "all_success"
+    assert plain.get_task("import_profiles").initial_load is False

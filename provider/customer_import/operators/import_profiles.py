@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -57,6 +58,55 @@ def _fail(message: str) -> BaseException:
     return AirflowFailException(message)
 
 
+PLAN_TASK_ID = "plan_initial_load"
+
+
+def source_of(spec: Any) -> tuple[Any, Any]:
+    """The spec's source connection (from Airflow) and its dialect; a missing or unknown one fails."""
+    from airflow.sdk import BaseHook
+
+    from customer_import.sources.dialects import source_dialect_for
+
+    try:
+        connection = BaseHook.get_connection(spec.source.conn_id)
+    except Exception as exc:
+        raise _fail(f"source connection {spec.source.conn_id!r} is not defined in Airflow: {exc}") from exc
+    try:
+        return connection, source_dialect_for(connection.conn_type or "")
+    except CustomerImportError as exc:
+        raise _fail(f"source connection {spec.source.conn_id!r}: {exc}") from exc
+
+
+def run_of(context: Any) -> tuple[str, bool]:
+    """The task's run id, and whether the run is a backfill."""
+    dag_run = context.get("dag_run")
+    run_type = getattr(dag_run, "run_type", None)
+    # Under the Task SDK, run_type is an enum whose str() is 'DagRunType.BACKFILL': compare its value.
+    is_backfill = str(getattr(run_type, "value", run_type) or "") == "backfill"
+    return str(getattr(dag_run, "run_id", "") or context.get("run_id") or "manual"), is_backfill
+
+
+@contextmanager
+def translated_errors(source_password: str | None, store_conn_id: str | None) -> Iterator[None]:
+    """Errors as Airflow should treat them: AirflowFailException for what retrying cannot fix (a refused
+    query, missing columns, a fatal driver error), a retried exception for a transient source or store
+    failure; messages name the connection and never hold a password."""
+    from customer_import.geo.locator import GeoDatabaseError
+    from customer_import.mapping.mapper import MissingColumnsError
+
+    try:
+        yield
+    except (QueryError, MissingColumnsError, StoreSchemaError, GeoDatabaseError) as exc:
+        raise _fail(str(exc)) from exc
+    except SourceError as exc:
+        message = _scrub(str(exc), source_password, _store_password(store_conn_id))
+        if exc.fatal:
+            raise _fail(message) from None
+        raise SourceUnavailableError(message) from None
+    except StoreError as exc:
+        raise _store_failure(exc, store_conn_id, source_password) from None
+
+
 class PrepareProfileStoreOperator(BaseOperator):
     """Create or evolve the profile database's tables in the store (idempotent, keeps all data)."""
 
@@ -100,6 +150,7 @@ class CustomerImportOperator(BaseOperator):
         query: str,
         store_conn_id: str | None = None,
         batch_size: int | None = None,
+        initial_load: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -108,40 +159,23 @@ class CustomerImportOperator(BaseOperator):
         self.query = query
         self.store_conn_id = store_conn_id
         self.batch_size = batch_size
+        self.initial_load = initial_load  # write the partitions of plan_initial_load first, if it made any
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk import BaseHook
-
         from customer_import import config
         from customer_import.cursor import CursorState, MemoryCursor, VariableCursor
-        from customer_import.geo.locator import GeoDatabaseError
         from customer_import.importer import run_import
-        from customer_import.mapping.mapper import MissingColumnsError
-        from customer_import.sources.dialects import source_dialect_for
         from customer_import.spec.database import ProfileDatabase
         from customer_import.spec.import_spec import ImportSpec
 
         spec = ImportSpec.model_validate(self.spec)
         database = ProfileDatabase.model_validate(self.database)
-        try:
-            connection = BaseHook.get_connection(spec.source.conn_id)
-        except Exception as exc:
-            raise _fail(
-                f"source connection {spec.source.conn_id!r} is not defined in Airflow: {exc}"
-            ) from exc
-        try:
-            source = source_dialect_for(connection.conn_type or "")
-        except CustomerImportError as exc:
-            raise _fail(f"source connection {spec.source.conn_id!r}: {exc}") from exc
+        connection, source = source_of(spec)
         from customer_import.spec.checks import spec_warnings
 
         for _, warning in spec_warnings(spec, source.sqlglot_dialect):
             self.log.warning("import %s: %s", spec.name, warning)
-        dag_run = context.get("dag_run")
-        run_type = getattr(dag_run, "run_type", None)
-        # Under the Task SDK, run_type is an enum whose str() is 'DagRunType.BACKFILL': compare its value.
-        is_backfill = str(getattr(run_type, "value", run_type) or "") == "backfill"
-        run_id = str(getattr(dag_run, "run_id", "") or context.get("run_id") or "manual")
+        run_id, is_backfill = run_of(context)
         start = spec.source.cursor.start_value if spec.source.cursor else None
         cursor: CursorState
         if is_backfill:
@@ -150,7 +184,12 @@ class CustomerImportOperator(BaseOperator):
             cursor = MemoryCursor(start)
         else:
             cursor = VariableCursor(spec.variable_key, start)
-        try:
+        upper = None
+        if self.initial_load and not is_backfill:
+            from customer_import.initial_load import upper_bound
+
+            upper = upper_bound(context["ti"].xcom_pull(task_ids=PLAN_TASK_ID), start)
+        with translated_errors(connection.password, self.store_conn_id):
             report = run_import(
                 spec,
                 database,
@@ -162,16 +201,8 @@ class CustomerImportOperator(BaseOperator):
                 store_conn_id=self.store_conn_id,
                 mapping_workers=config.mapping_workers(),
                 fingerprint_cache_mb=config.fingerprint_cache_mb(),
+                initial_load_upper=upper,
             )
-        except (QueryError, MissingColumnsError, StoreSchemaError, GeoDatabaseError) as exc:
-            raise _fail(str(exc)) from exc
-        except SourceError as exc:
-            message = _scrub(str(exc), connection.password, _store_password(self.store_conn_id))
-            if exc.fatal:
-                raise _fail(message) from None
-            raise SourceUnavailableError(message) from None
-        except StoreError as exc:
-            raise _store_failure(exc, self.store_conn_id, connection.password) from None
         result = report.to_dict()
         self._summary = result["summary"]  # for the OpenLineage facets on complete
         self.log.info("%s", report.summary_line())

@@ -11,7 +11,7 @@ fetch in flight, as it would have waited in that fetch without the helper.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -74,13 +74,21 @@ def _closing_session(
 
 
 def extract_part(
-    dialect: SourceDialect, conn_id: str, query: str, last_item: Any, batch_size: int
+    dialect: SourceDialect,
+    conn_id: str,
+    query: str,
+    last_item: Any,
+    batch_size: int,
+    bound: Mapping[str, Any] | None = None,
 ) -> Generator[Batch, None, None]:
-    """Yield the rows of one query execution in batches of at most ``batch_size`` (``fetchmany``)."""
+    """Yield the rows of one query execution in batches of at most ``batch_size`` (``fetchmany``).
+    ``bound``: more named parameters, each written in ``query`` as its bare name (a partition's bounds)."""
     problems = check_query(query, dialect.sqlglot_dialect)
     if problems:
         raise QueryError(f"the query is refused for a {dialect.name} source: {'; '.join(problems)}")
     text, takes_param = dialect.render(query)
+    for name in bound or {}:
+        text = text.replace(name, dialect.marker.replace(PARAM_NAME, name))
     with ExitStack() as stack:
         session = dialect.read_only_cursor(conn_id, batch_size)
         with _source_errors(dialect, conn_id, "connecting"):
@@ -88,7 +96,7 @@ def extract_part(
         stack.push(_closing_session(dialect, conn_id, session))
         with _source_errors(dialect, conn_id, "running the query"):
             if takes_param:
-                cursor.execute(text, {PARAM_NAME: last_item})
+                cursor.execute(text, {PARAM_NAME: last_item, **(bound or {})})
             else:
                 cursor.execute(text)
             columns = tuple(str(d[0]) for d in cursor.description or ())

@@ -119,6 +119,16 @@ class Cursor(_Strict):
     )
 
 
+class InitialLoad(_Strict):
+    partitions: int = Field(
+        ge=2,
+        le=64,
+        description="The first run (cursor at start_value) splits the range up to the cursor column's current "
+        "maximum into this many value ranges of about equal row counts, each read, mapped and staged by "
+        "its own mapped task; the import task then writes them in cursor order and moves the cursor.",
+    )
+
+
 class Source(_Strict):
     conn_id: str = Field(min_length=1, description="An Airflow connection id.")
     table: str | None = Field(None, description="Shown in the UI; used by the column preview.")
@@ -127,8 +137,8 @@ class Source(_Strict):
     )
     cursor: Cursor | None = None
     drain: bool = Field(False, description="Repeat the query until it returns no rows.")
-    initial_load: dict[str, Any] | None = Field(
-        None, description="Not supported yet: a parallel first load in partitions (PRODUCT.md)."
+    initial_load: InitialLoad | None = Field(
+        None, description="A parallel first load: {partitions: N} (see PRODUCT.md, Running in a deployment)."
     )
 
     @property
@@ -137,18 +147,18 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _check_cursor(self) -> Source:
-        if self.initial_load is not None:
-            raise error_at(
-                "'initial_load' is not supported yet: the first run reads the whole range in one task, in "
-                "batches; remove the key",
-                "initial_load",
-            )
         if self.uses_last_item and self.cursor is None:
             raise error_at(
                 "the query uses {lastItem}, so 'cursor' (column and start_value) is required", "cursor"
             )
         if not self.uses_last_item and self.cursor is not None:
             raise error_at("'cursor' is set but the query does not use {lastItem}", "cursor")
+        if self.initial_load is not None and self.cursor is None:
+            raise error_at(
+                "'initial_load' splits the range of the cursor column, so the query must use {lastItem} "
+                "with a 'cursor'",
+                "initial_load",
+            )
         if self.drain and not self.uses_last_item:
             raise error_at(
                 "'drain' repeats the query until it is empty, so the query must use {lastItem}", "drain"

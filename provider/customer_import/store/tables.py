@@ -34,6 +34,11 @@ class Tables:
         return f"{self.database}_runs"
 
     @property
+    def staged_batches(self) -> str:
+        """The parallel initial load's mapped batches, until the import task writes them."""
+        return f"{self.database}_staged_batches"
+
+    @property
     def stage(self) -> str:
         return f"customer_import_stage_{self.database}"
 

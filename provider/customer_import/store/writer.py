@@ -229,15 +229,19 @@ class ProfileWriter:
         *,
         rejected: Sequence[KeptRejection] = (),
         ambiguous: AmbiguousRows | None = None,
+        then: Callable[[Any], None] | None = None,
     ) -> BatchOutcome:
         """Match and write ``rows`` (unique keys) and keep the batch's ``rejected`` rows, with the rows
-        the match finds ambiguous (``ambiguous``), in one transaction; return the action counts."""
+        the match finds ambiguous (``ambiguous``), in one transaction; return the action counts.
+        ``then(cursor)`` runs last in that transaction (a staged batch deleted as it is written)."""
         d, plan = self.dialect, self.plan
         stamp = d.timestamp(now or dt.datetime.now(dt.UTC))
         if not rows:
-            if rejected:
+            if rejected or then is not None:
                 with transaction(d, self.connection, self.database.name) as cursor:
                     self._keep_rejections(cursor, rejected, stamp)
+                    if then is not None:
+                        then(cursor)
             return BatchOutcome()
         staged = self._stage_rows(rows, fingerprints if self.plan.fingerprints and fingerprints else {})
         subscriptions = [
@@ -281,4 +285,6 @@ class ProfileWriter:
                 outcome.replaced_fingerprints = [bytes(r[0]) for r in cursor.fetchall()]
             for statement in sql.clear_stage(d, plan):
                 cursor.execute(statement)
+            if then is not None:
+                then(cursor)
         return outcome

@@ -248,7 +248,7 @@ def _write_staged(run: _Run, staged: StagedBatches) -> None:
         "initial load: writing %d staged batch(es) of %d row(s)", len(batches), sum(b.rows for b in batches)
     )
     for batch, payload in staged.payloads(batches):
-        (first, mapped), prints = staged_batches.decode(payload)
+        first, mapped, prints = staged_batches.decode(payload)
         shift = run.report.read + 1 - first  # the partition's row numbers -> the run's
         run.report.read += batch.rows
         run.report.batches += 1

@@ -140,7 +140,7 @@ def stage_partition(
                     )
                     mapped = job()
                     rejected += sum(isinstance(item, Rejection) for item in mapped)
-                    payload = staged_batches.encode((numbers.start, mapped), prints)
+                    payload = staged_batches.encode(numbers.start, mapped, prints)
                     staged.add(part.index, batch_no, len(batch.rows), payload)
                     read += len(batch.rows)
                     batch_no += 1

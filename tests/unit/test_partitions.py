@@ -41,11 +41,14 @@ def parsed(text: str, dialect: str) -> exp.Expr:
 def test_the_boundaries_query_tiles_the_whole_range_without_the_limit(dialect: str) -> None:
     text = boundaries_query(QUERIES[dialect], "updated_at", dialect, 4)
     statement = parsed(text, dialect)
-    assert "500" not in text  # the LIMIT / TOP / FETCH is gone: the plan sees the whole range
+    assert " 500" not in text  # the LIMIT / TOP / FETCH is gone: the plan sees the whole range
+    assert "{lastItem}" in text  # still bound by the driver, at start_value
+    if dialect == "clickhouse":  # Debian's ClickHouse (18.16) has no window functions: exact quantiles
+        assert "quantilesExact(0.25, 0.5, 0.75, 1)(customer_import_value)" in text
+        return
     [window] = list(statement.find_all(exp.Window))
     assert window.this.sql().upper() == "NTILE(4)"
     assert {c.name for c in statement.find_all(exp.Column)} >= {"updated_at", "customer_import_tile"}
-    assert "{lastItem}" in text  # still bound by the driver, at start_value
 
 
 @pytest.mark.parametrize("dialect", sorted(QUERIES))

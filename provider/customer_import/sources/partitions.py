@@ -6,10 +6,11 @@ every value bound as a parameter):
 
 * the **plan** reads the query once with ``{lastItem}`` at ``start_value``, without its outermost
   ``LIMIT``/``ORDER BY``, and numbers its non-empty cursor values into N tiles with ``NTILE(N) OVER
-  (ORDER BY cursor)``; each tile's largest value ends a partition. Tiles hold equal numbers of *rows*, so
-  a skewed range (most rows in a few days of a decade) is balanced by rows, not by value width. Equal
-  values never straddle two partitions (a boundary is a value, and a partition holds every row with it);
-  a value with more rows than a tile makes fewer, larger partitions.
+  (ORDER BY cursor)`` (ClickHouse: ``quantilesExact``); each tile's largest value ends a partition.
+  Tiles hold equal numbers of *rows*, so a skewed range (most rows in a few days of a decade) is
+  balanced by rows, not by value width. Equal values never straddle two partitions (a boundary is a
+  value, and a partition holds every row with it); a value with more rows than a tile makes fewer,
+  larger partitions.
 * a **partition** ``(low, high]`` reads the query without its ``LIMIT`` as a derived table, with
   ``{lastItem}`` at ``low`` and the outer filter ``cursor <= high`` (and ``cursor > low`` after the first
   partition, so an inclusive ``>= {lastItem}`` query does not read the boundary value twice), ordered by
@@ -74,6 +75,8 @@ def _text(statement: exp.Expr, dialect: str) -> str:
 
 def boundaries_query(query: str, column: str, dialect: str, partitions: int) -> str:
     """``SELECT MAX(cursor), COUNT(*) ... GROUP BY tile``: each tile's last value and row count."""
+    if dialect == "clickhouse":
+        return _clickhouse_boundaries(query, column, partitions)
     inner = _inner(query, dialect).subquery("customer_import_source")
     tiles = (
         exp.select(
@@ -95,6 +98,25 @@ def boundaries_query(query: str, column: str, dialect: str, partitions: int) -> 
         .order_by(exp.column("upper_value"))
     )
     return _text(statement, dialect)
+
+
+def _clickhouse_boundaries(query: str, column: str, partitions: int) -> str:
+    """ClickHouse before 21.x has no window functions (Debian ships 18.16): the same tiles' last values
+    from ``quantilesExact`` (exact quantiles: equal row counts), each with an equal share of the rows
+    (the counts are estimates here; they are only logged)."""
+    inner = _inner(query, "clickhouse").subquery("customer_import_source")
+    values = (
+        exp.select(_column(column).as_("customer_import_value"))
+        .from_(inner)
+        .where(exp.Not(this=exp.Is(this=_column(column), expression=exp.Null())))
+        .sql(dialect="clickhouse")
+    )
+    levels = ", ".join(f"{n / partitions:.6g}" for n in range(1, partitions + 1))
+    text = (
+        f"SELECT arrayJoin(quantilesExact({levels})(customer_import_value)) AS upper_value, "
+        f"intDiv(count(), {partitions}) AS row_count FROM ({values})"
+    )
+    return text.replace(PLACEHOLDER, LAST_ITEM)
 
 
 def partition_query(query: str, column: str, dialect: str, *, first: bool) -> str:

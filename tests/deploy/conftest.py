@@ -1,7 +1,9 @@
 """Deployments for the ``deploy`` tests (``pytest -m deploy``): one with the LocalExecutor, one with the
 CeleryExecutor and two workers. Each is started when a test first needs it and stopped (processes ended,
 databases dropped) when the session ends, or earlier when the other one starts: the machine has 2 cores,
-so only one deployment runs at a time (the Celery tests are collected last).
+so only one deployment runs at a time (the Celery tests are collected last). The Celery deployment also
+sends its metrics to a StatsD listener of the test process and its OpenLineage events to files
+(``tests/deploy/test_operations.py``).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def _deployment(kind: str) -> Deployment:
         _running.pop(other).stop()
     _require_services(redis=kind == "celery")
     if kind == "celery":
-        deployment = Deployment.start("CeleryExecutor", celery_workers=2)
+        deployment = Deployment.start("CeleryExecutor", celery_workers=2, statsd=True, lineage=True)
     else:
         deployment = Deployment.start("LocalExecutor")
     _running[kind] = deployment
@@ -71,5 +73,6 @@ def local_deployment() -> Deployment:
 
 @pytest.fixture
 def celery_deployment() -> Deployment:
-    """The same with the CeleryExecutor and two workers, worker-a and worker-b (concurrency 1 each)."""
+    """The same with the CeleryExecutor and two workers, worker-a and worker-b (concurrency 1 each);
+    ``[metrics]`` StatsD to ``.statsd`` and the OpenLineage file transport (``.lineage_events()``)."""
     return _deployment("celery")

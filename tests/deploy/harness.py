@@ -5,8 +5,11 @@ Nothing is shared with the test process's own Airflow set-up (``tests/conftest.p
 a fresh metadata database, a temporary ``AIRFLOW_HOME`` with the DAG file copied into its dags folder, and
 the specs folder the factory reads (``[customer_import] specs_folder``), all passed as ``AIRFLOW__*``
 variables. Parsing and scheduling intervals are short, so a spec written to the folder becomes a DAG in
-seconds. Everything is reached the way an operator reaches it: the REST API (a JWT from ``POST
-/auth/token`` under the SimpleAuthManager) and the ``airflow`` command line.
+seconds. On request (``statsd=True``, ``lineage=True``) every process also sends Airflow's metrics to a
+StatsD listener of the test process (:class:`StatsdListener`) and its OpenLineage events to files of its
+own (``lineage/<process>/``), as a deployment configures ``[metrics]`` and ``[openlineage]``. Everything
+is reached the way an operator reaches it: the REST API (a JWT from ``POST /auth/token`` under the
+SimpleAuthManager) and the ``airflow`` command line.
 
 :meth:`Deployment.stop` ends every process group it started (by pid) and drops the databases it created.
 """
@@ -23,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +43,8 @@ PG_ADMIN = os.environ.get("CUSTOMER_IMPORT_TEST_PG", "postgresql://postgres@127.
 PG_SERVER = PG_ADMIN.rsplit("/", 1)[0]
 REDIS = os.environ.get("CUSTOMER_IMPORT_TEST_REDIS", "redis://127.0.0.1:6379")
 ADMIN = "admin"
+STATSD_PREFIX = "deploy"  # [metrics] statsd_prefix of a deployment with statsd=True
+LINEAGE_NAMESPACE = "customer-import-deploy"  # [openlineage] namespace of a deployment with lineage=True
 T = TypeVar("T")
 
 # A module on the workers' PYTHONPATH: [core] hostname_callable names each Celery worker in the task
@@ -79,6 +85,43 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: 
         time.sleep(every)
 
 
+class StatsdListener:
+    """A StatsD server: a UDP socket on a free port of 127.0.0.1 and a thread that keeps every line received
+    (a busy scheduler's metrics would otherwise fill the socket's buffer and drop later packets)."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.settimeout(0.5)
+        self.port = int(self._socket.getsockname()[1])
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="statsd-listener", daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._closed.is_set():
+            try:
+                packet = self._socket.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._lines.extend(packet.decode(errors="replace").splitlines())
+
+    def lines(self) -> list[str]:
+        """Every line received so far, in order of arrival."""
+        with self._lock:
+            return list(self._lines)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        self._socket.close()
+
+
 @dataclass
 class Deployment:
     """One Airflow deployment; create it with :meth:`start`."""
@@ -91,12 +134,23 @@ class Deployment:
     data_db: str
     workers: list[str] = field(default_factory=list)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    statsd: StatsdListener | None = None
+    lineage: bool = False
     _token: str | None = None
     _password: str = ""
 
     # ------------------------------------------------------------------ life cycle
     @classmethod
-    def start(cls, executor: str = "LocalExecutor", *, celery_workers: int = 0) -> Deployment:
+    def start(
+        cls,
+        executor: str = "LocalExecutor",
+        *,
+        celery_workers: int = 0,
+        statsd: bool = False,
+        lineage: bool = False,
+    ) -> Deployment:
+        """``statsd``: ``[metrics]`` pointed at a :class:`StatsdListener` (``.statsd``); ``lineage``: the
+        OpenLineage provider's file transport, one folder per process (:meth:`lineage_events`)."""
         key = uuid.uuid4().hex[:10]
         home = Path(tempfile.mkdtemp(prefix=f"customer-import-deploy-{key}-"))
         meta_db, data_db = f"deploy_meta_{key}", f"deploy_data_{key}"
@@ -104,13 +158,26 @@ class Deployment:
             admin.execute(f'CREATE DATABASE "{meta_db}"')
             admin.execute(f'CREATE DATABASE "{data_db}"')
         port = free_port()
+        listener = StatsdListener() if statsd else None
+        env = cls._environment(home, executor, port, f"{PG_SERVER}/{meta_db}", key)
+        if listener is not None:
+            env |= {
+                "AIRFLOW__METRICS__STATSD_ON": "True",
+                "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+                "AIRFLOW__METRICS__STATSD_PORT": str(listener.port),
+                "AIRFLOW__METRICS__STATSD_PREFIX": STATSD_PREFIX,
+            }
+        if lineage:  # the transport is set per process by launch()
+            env["AIRFLOW__OPENLINEAGE__NAMESPACE"] = LINEAGE_NAMESPACE
         deployment = cls(
             executor=executor,
             home=home,
-            env=cls._environment(home, executor, port, f"{PG_SERVER}/{meta_db}", key),
+            env=env,
             port=port,
             meta_db=meta_db,
             data_db=data_db,
+            statsd=listener,
+            lineage=lineage,
         )
         try:
             deployment._prepare_home()
@@ -189,11 +256,20 @@ class Deployment:
         (self.home / "passwords.json").write_text(json.dumps({ADMIN: self._password}))
 
     def launch(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> None:
-        """Start ``airflow <args>`` in its own process group; its output goes to process-logs/<name>.log."""
+        """Start ``airflow <args>`` in its own process group; its output goes to process-logs/<name>.log
+        (and with ``lineage``, its OpenLineage events, and those of the task processes it starts, to
+        lineage/<name>/: the file transport, one file per event)."""
+        env = self.env | (extra_env or {})
+        if self.lineage:
+            folder = self.home / "lineage" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+                {"type": "file", "log_file_path": str(folder / "event")}
+            )
         log = (self.home / "process-logs" / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [str(VENV_BIN / "airflow"), *args],
-            env=self.env | (extra_env or {}),
+            env=env,
             cwd=self.home,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -242,6 +318,8 @@ class Deployment:
             with contextlib.suppress(redis.RedisError):
                 for name in list(broker.scan_iter(match=f"*{queue}*")):
                     broker.delete(name)
+        if self.statsd is not None:
+            self.statsd.close()
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
             for database in (self.meta_db, self.data_db):
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -412,6 +490,17 @@ class Deployment:
 
     def task_log_files(self, dag_id: str) -> list[Path]:
         return sorted((self.home / "logs").glob(f"dag_id={dag_id}/**/*.log"))
+
+    def lineage_events(self) -> dict[str, list[dict[str, Any]]]:
+        """Process name -> the OpenLineage events written by it and the task processes it started (a file
+        still being written is left for the next call)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for folder in sorted((self.home / "lineage").glob("*")):
+            events = found.setdefault(folder.name, [])
+            for path in sorted(folder.glob("event-*.json")):
+                with contextlib.suppress(json.JSONDecodeError):
+                    events.append(json.loads(path.read_text()))
+        return found
 
     def process_log(self, name: str) -> str:
         path = self.home / "process-logs" / f"{name}.log"

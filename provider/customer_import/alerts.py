@@ -87,10 +87,20 @@ class ImportAlert(SmtpNotifier):
             self.event, self.import_name, run_id, run_url(ti.dag_id, run_id), report, error
         )
         if self.from_email is None:
-            from airflow.configuration import conf
-
-            self.from_email = conf.get("email", "from_email", fallback=None) or DEFAULT_FROM
+            self.from_email = _sender(self.smtp_conn_id)
         super().notify(context)
+
+
+def _sender(smtp_conn_id: str) -> str:
+    """The connection's ``from_email`` extra, else ``[email] from_email``, else a default."""
+    from airflow.configuration import conf
+    from airflow.sdk import BaseHook
+
+    try:
+        extra = BaseHook.get_connection(smtp_conn_id).extra_dejson
+    except Exception:  # no such connection: sending fails after this and says so
+        extra = {}
+    return str(extra.get("from_email") or conf.get("email", "from_email", fallback=None) or DEFAULT_FROM)
 
 
 def _report(ti: Any) -> dict[str, Any] | None:

@@ -102,6 +102,7 @@ def test_a_run_with_rejected_rows_sends_one_mail_with_counts_codes_and_link(
     recipients, message = inbox.messages[0]
     assert sorted(recipients) == sorted(TEAM)
     assert message["Subject"] == "[customer import] crm: 2 rejected row(s)"
+    assert message["From"] == "airflow@example.com"  # the connection's from_email
     text = body(message)
     assert "<td>read</td><td align='right'>5</td>" in text
     assert "<td>created</td><td align='right'>3</td>" in text

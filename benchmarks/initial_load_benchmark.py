@@ -101,7 +101,7 @@ def checksum(dbs: bench.Databases) -> tuple[str, int]:
 def load(dbs: bench.Databases, partitions: int, batch_size: int) -> Figure:
     from customer_import.cursor import MemoryCursor
     from customer_import.importer import run_import
-    from customer_import.initial_load import plan, upper_bound
+    from customer_import.initial_load import plan, staged_load
     from customer_import.sources.dialects.postgres import PostgresSource
     from customer_import.spec.database import ProfileDatabase
     from customer_import.store.connection import open_store
@@ -134,10 +134,10 @@ def load(dbs: bench.Databases, partitions: int, batch_size: int) -> Figure:
             time.perf_counter() - start
         )
         bench.step(f"staged: {[s['read'] for s in staged]} rows")
-        upper = upper_bound(planned, 0)
+        upper = staged_load(planned, staged, 0)
     start = time.perf_counter()
     report = run_import(
-        spec, database, cursor_state=cursor, batch_size=batch_size, initial_load_upper=upper, **arguments
+        spec, database, cursor_state=cursor, batch_size=batch_size, initial_load=upper, **arguments
     )
     label = "write the staged batches (import task)" if partitions > 1 else "one task: read, map, write"
     figure.steps[label] = time.perf_counter() - start

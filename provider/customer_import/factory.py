@@ -14,6 +14,7 @@ from airflow.sdk import DAG, Asset
 from customer_import import config
 from customer_import.exceptions import SpecError
 from customer_import.operators.import_profiles import (
+    PARTITION_TASK_ID,
     PLAN_TASK_ID,
     CustomerImportOperator,
     PrepareProfileStoreOperator,
@@ -148,7 +149,7 @@ def build_dag(spec: ImportSpec, database: ProfileDatabase, spec_file: str = "") 
         **alerts.get("prepare_store", {}),  # failure alerts only
     )
     partitions = LoadPartitionOperator.partial(
-        task_id="load_partition",
+        task_id=PARTITION_TASK_ID,
         spec=spec_data,
         database=database_data,
         query=spec.source.query,

@@ -36,7 +36,7 @@ from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import DuplicateKeys
 from customer_import.store import batch_sql, staged_batches
 from customer_import.store.connection import open_store
-from customer_import.store.staged_batches import StagedBatches
+from customer_import.store.staged_batches import StagedBatches, StagedLoad
 from customer_import.store.writer import KeptRejection, ProfileWriter, ensure_schema
 
 log = logging.getLogger(__name__)
@@ -159,14 +159,14 @@ def run_import(
     mapping_workers: int = 0,
     fingerprint_cache_mb: int = DEFAULT_FINGERPRINT_CACHE_MB,
     keep_runs: int | None = None,
-    initial_load_upper: Any = None,
+    initial_load: StagedLoad | None = None,
 ) -> RunReport:
     """Run one import; the report is complete even when the run is to be failed by max_error_rate.
 
     Every rejected row is kept in the store's ``<database>_rejections`` with the batch it belongs to;
     ``keep_runs`` (default ``[customer_import] keep_runs``) runs of the import keep theirs (decision 0007).
-    ``initial_load_upper``: this run's partitions (``initial_load``) are staged; write them first, move
-    the cursor to this value, then read incrementally from there.
+    ``initial_load``: this run's partitions (``source.initial_load``) are staged; write them first, move
+    the cursor to their upper end, then read incrementally from there.
     """
     report = RunReport(
         import_name=spec.name,
@@ -203,7 +203,7 @@ def run_import(
                 if spec.source.cursor is not None
                 else None
             )
-            loading = initial_load_upper is not None and last_item != initial_load_upper
+            loading = initial_load is not None and last_item != initial_load.upper
             writer.start_run(
                 config.keep_runs() if keep_runs is None else keep_runs,
                 # while staged batches are being written, a retry keeps the rejections already written
@@ -211,9 +211,10 @@ def run_import(
             )
             run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
             if loading:
+                assert initial_load is not None
                 staged = StagedBatches(store_dialect, connection, database.name, spec.name, run_id)
-                _write_staged(run, staged)
-                run.save(initial_load_upper)
+                _write_staged(run, staged, initial_load.offsets)
+                run.save(initial_load.upper)
             while True:
                 before_part = run.last_item
                 report.parts += 1
@@ -238,9 +239,10 @@ def _never(_: str | None) -> bool:
     return False
 
 
-def _write_staged(run: _Run, staged: StagedBatches) -> None:
+def _write_staged(run: _Run, staged: StagedBatches, offsets: dict[int, int]) -> None:
     """Write the batches the partitions staged (``initial_load``), in cursor order, each deleted in the
-    transaction that writes it; rows are numbered on from the run's rows before (as one part would)."""
+    transaction that writes it; a partition's rows are numbered after those of the partitions before it
+    (``offsets``), as one part would number them."""
     run.duplicates = DuplicateKeyFilter(run.spec.prevent_duplication.duplicate_keys)
     batches = staged.pending()
     run.report.parts += len({b.partition for b in batches})
@@ -248,8 +250,8 @@ def _write_staged(run: _Run, staged: StagedBatches) -> None:
         "initial load: writing %d staged batch(es) of %d row(s)", len(batches), sum(b.rows for b in batches)
     )
     for batch, payload in staged.payloads(batches):
-        first, mapped, prints = staged_batches.decode(payload)
-        shift = run.report.read + 1 - first  # the partition's row numbers -> the run's
+        _, mapped, prints = staged_batches.decode(payload)
+        shift = offsets.get(batch.partition, 0)  # the partition's row numbers (from 1) -> the run's
         run.report.read += batch.rows
         run.report.batches += 1
         items: Mapped = [

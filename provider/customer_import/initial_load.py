@@ -18,6 +18,7 @@ Three steps, three tasks of the import's DAG (``factory``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import closing
 from typing import Any
 
@@ -34,7 +35,7 @@ from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.store import staged_batches
 from customer_import.store.connection import open_store
-from customer_import.store.staged_batches import StagedBatches
+from customer_import.store.staged_batches import StagedBatches, StagedLoad
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,20 @@ def partition_from(data: dict[str, Any], start: Any) -> Partition:
 def upper_bound(partitions: list[dict[str, Any]] | None, start: Any) -> Any:
     """Where the cursor moves once every partition is written (None: no initial load in this run)."""
     return partition_from(partitions[-1], start).high if partitions else None
+
+
+def staged_load(
+    partitions: list[dict[str, Any]] | None, staged: Sequence[dict[str, Any]] | None, start: Any
+) -> StagedLoad | None:
+    """From the plan's and the partition tasks' results (XCom): the load the import task writes."""
+    if not partitions:
+        return None
+    read = {int(result["partition"]): int(result["read"]) for result in staged or ()}
+    offsets, before = {}, 0
+    for part in partitions:
+        offsets[int(part["index"])] = before
+        before += read.get(int(part["index"]), 0)
+    return StagedLoad(upper_bound(partitions, start), offsets)
 
 
 def stage_partition(

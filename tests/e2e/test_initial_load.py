@@ -131,19 +131,53 @@ def task_tries(dag_id: str) -> dict[tuple[str, int], tuple[str, int]]:
     return {(task, index): (str(state), int(tries)) for task, index, state, tries in rows}
 
 
-def release_after_first_failure(src: str, stop: threading.Event) -> None:
-    """Let the source work again once a partition has failed (a task instance is up for retry)."""
+def release_after_first_failure(uri: str, stop: threading.Event) -> None:
+    """Let the failing database work again once a task has failed (a task instance is up for retry)."""
     while not stop.is_set():
         if any(state == "up_for_retry" for state, _ in task_tries(NAME).values()):
-            with psycopg.connect(src, autocommit=True) as db:
+            with psycopg.connect(uri, autocommit=True) as db:
                 db.execute("INSERT INTO release VALUES (true)")
             return
         time.sleep(0.2)
 
 
-def test_partitioned_load_equals_a_single_task_load_and_retries_one_partition(
-    project: Any, databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
+# The store fails (a transient error) when the import task writes crm_id 1500, in the third partition's
+# staged batches: the batches before it are written, the task fails and is retried.
+STORE_FAULT = """
+CREATE TABLE release (ok boolean);
+CREATE FUNCTION refuse_1500() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.crm_id = 1500 AND NOT EXISTS (SELECT 1 FROM release) THEN
+    RAISE EXCEPTION 'store hiccup at crm_id %', NEW.crm_id USING ERRCODE = '40001';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_1500 BEFORE INSERT OR UPDATE ON customers_profiles FOR EACH ROW EXECUTE FUNCTION refuse_1500();
+"""
+
+
+def prepared_store_with_fault(uri: str) -> None:
+    """The profile tables made ahead of the run (as prepare_store makes them), with the fault's trigger."""
+    import yaml
+
+    from customer_import.spec.database import ProfileDatabase
+    from customer_import.store.connection import open_store
+    from customer_import.store.writer import ensure_schema
+    from tests.conftest import REPO
+
+    database = yaml.safe_load((REPO / "include" / "profile_databases" / "customers.yaml").read_text())
+    with open_store() as (dialect, connection):
+        ensure_schema(dialect, connection, ProfileDatabase.model_validate(database))
+    with psycopg.connect(uri, autocommit=True) as db:
+        db.execute(STORE_FAULT)
+
+
+@pytest.mark.parametrize("failing", ["source", "store"])
+def test_partitioned_load_equals_a_single_task_load_after_a_failed_task_is_retried(
+    project: Any, databases: dict[str, str], monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
+    """``source``: one partition's read fails once: that partition alone runs again. ``store``: the
+    import task fails once while writing the staged batches: it runs again, writing each batch once."""
     key = f"customer_import.{NAME}.last_item"
     # The reference: one task, the same query, the same store code.
     with psycopg.connect(databases["src"], autocommit=True) as db:
@@ -155,20 +189,22 @@ def test_partitioned_load_equals_a_single_task_load_and_retries_one_partition(
     single_cursor = variable(key)
     reference = store_state(databases["single"])
 
-    # The same load in 4 partitions; the one with row 1500 fails once with a transient error.
-    with psycopg.connect(databases["src"], autocommit=True) as db:
-        db.execute("DELETE FROM release")
+    # The same load in 4 partitions; row 1500 fails once with a transient error (source or store).
     from airflow.models import Variable
 
     Variable.delete(key)
     monkeypatch.setenv(airflow_conn_env("profile_store_default"), databases["parallel"])
+    if failing == "source":
+        with psycopg.connect(databases["src"], autocommit=True) as db:
+            db.execute("DELETE FROM release")
+    else:
+        prepared_store_with_fault(databases["parallel"])
     monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__RETRIES", "1")
     monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__RETRY_DELAY_SECONDS", "3")
     project(spec(4))
     stop = threading.Event()
-    releaser = threading.Thread(
-        target=release_after_first_failure, args=(databases["src"], stop), daemon=True
-    )
+    failing_db = databases["src" if failing == "source" else "parallel"]
+    releaser = threading.Thread(target=release_after_first_failure, args=(failing_db, stop), daemon=True)
     releaser.start()
     try:
         state, report = run_dag(NAME)
@@ -182,10 +218,11 @@ def test_partitioned_load_equals_a_single_task_load_and_retries_one_partition(
     )
     print("partitions (map index, (state, tries)):", partitions)
     assert [index for index, _ in partitions] == [0, 1, 2, 3]
-    assert [t for _, t in partitions].count(("success", 2)) == 1  # the failing one, retried alone
-    assert [t for _, t in partitions].count(("success", 1)) == 3
+    retried = 1 if failing == "source" else 0
+    assert [t for _, t in partitions].count(("success", 2)) == retried  # the failing one, retried alone
+    assert [t for _, t in partitions].count(("success", 1)) == 4 - retried
     assert tries[("plan_initial_load", -1)] == ("success", 1)
-    assert tries[("import_profiles", -1)] == ("success", 1)
+    assert tries[("import_profiles", -1)] == ("success", 2 - retried)
 
     parallel = store_state(databases["parallel"])
     assert reference["staged"] == (False,) and parallel["staged"] == (True,)
@@ -195,9 +232,12 @@ def test_partitioned_load_equals_a_single_task_load_and_retries_one_partition(
     assert parallel["events"] == reference["events"]
     assert parallel["rejections"] == reference["rejections"]
     assert len(reference["profiles"]) == 975 and reference["rejections"]  # the data does what it says
-    for count in ("read", "created", "updated", "unchanged", "skipped", "failed"):
-        assert report["summary"][count] == single_report["summary"][count], count
-    assert report["summary"]["read"] == ROWS
+    if failing == "source":  # one attempt of the import task wrote everything: the same counts
+        for count in ("read", "created", "updated", "unchanged", "skipped", "failed"):
+            assert report["summary"][count] == single_report["summary"][count], count
+        assert report["summary"]["read"] == ROWS
+    else:  # the retry reports what it wrote: the batches the first attempt had not committed
+        assert 0 < report["summary"]["read"] < ROWS
     assert variable(key) == single_cursor == "2025-04-25T08:00:00+00:00"
 
     # The next run is incremental: no partitions, only the rows after the cursor.

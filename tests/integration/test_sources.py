@@ -389,7 +389,7 @@ def test_initial_load_in_partitions_gives_the_same_profiles_and_cursor_on_every_
     """``source.initial_load``: the plan's NTILE boundaries and each partition's query run in every
     dialect; partitions staged in any order are written in cursor order. 8 partitions of 17 rows: each
     holds two or three rows and the LIMIT of the query (removed for partitions) is smaller than none."""
-    from customer_import.initial_load import plan, stage_partition, upper_bound
+    from customer_import.initial_load import plan, stage_partition, staged_load
 
     query = "SELECT id, email, first_name, ltv, big, seen_at FROM customers WHERE id > {lastItem} ORDER BY id LIMIT 5"
     import_spec = spec(query, partitions=partitions)
@@ -434,7 +434,7 @@ def test_initial_load_in_partitions_gives_the_same_profiles_and_cursor_on_every_
         run_id="xdb-run",
         batch_size=2,
         store_conn_id="store",
-        initial_load_upper=upper_bound(planned, 0),
+        initial_load=staged_load(planned, staged, 0),
     ).to_dict()
     assert report["summary"]["read"] == 17
     assert report["summary"]["cursor_after"] == 17 and cursor.load() == 17

@@ -59,6 +59,7 @@ def _fail(message: str) -> BaseException:
 
 
 PLAN_TASK_ID = "plan_initial_load"
+PARTITION_TASK_ID = "load_partition"
 
 
 def source_of(spec: Any) -> tuple[Any, Any]:
@@ -184,11 +185,14 @@ class CustomerImportOperator(BaseOperator):
             cursor = MemoryCursor(start)
         else:
             cursor = VariableCursor(spec.variable_key, start)
-        upper = None
+        staged = None
         if self.initial_load and not is_backfill:
-            from customer_import.initial_load import upper_bound
+            from customer_import.initial_load import staged_load
 
-            upper = upper_bound(context["ti"].xcom_pull(task_ids=PLAN_TASK_ID), start)
+            ti = context["ti"]
+            partitions = ti.xcom_pull(task_ids=PLAN_TASK_ID)
+            results = ti.xcom_pull(task_ids=PARTITION_TASK_ID) if partitions else None
+            staged = staged_load(partitions, list(results or ()), start)
         with translated_errors(connection.password, self.store_conn_id):
             report = run_import(
                 spec,
@@ -201,7 +205,7 @@ class CustomerImportOperator(BaseOperator):
                 store_conn_id=self.store_conn_id,
                 mapping_workers=config.mapping_workers(),
                 fingerprint_cache_mb=config.fingerprint_cache_mb(),
-                initial_load_upper=upper,
+                initial_load=staged,
             )
         result = report.to_dict()
         self._summary = result["summary"]  # for the OpenLineage facets on complete

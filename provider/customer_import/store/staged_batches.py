@@ -28,6 +28,16 @@ from customer_import.store.writer import transaction
 
 
 @dataclass(frozen=True)
+class StagedLoad:
+    """What the import task needs to write a run's staged partitions: where the cursor moves after them,
+    and each partition's first row number in the run (the rows of the partitions before it), so that a
+    rejected row keeps its number however often the task is retried."""
+
+    upper: Any
+    offsets: dict[int, int]
+
+
+@dataclass(frozen=True)
 class StagedBatch:
     partition: int
     batch: int

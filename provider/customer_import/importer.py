@@ -7,7 +7,6 @@ Nothing here knows Airflow beyond the cursor state it is given: the operator sup
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -250,17 +249,11 @@ def _write_staged(run: _Run, staged: StagedBatches, offsets: dict[int, int]) -> 
         "initial load: writing %d staged batch(es) of %d row(s)", len(batches), sum(b.rows for b in batches)
     )
     for batch, payload in staged.payloads(batches):
-        _, mapped, prints = staged_batches.decode(payload)
         shift = offsets.get(batch.partition, 0)  # the partition's row numbers (from 1) -> the run's
+        items, prints = staged_batches.decode(payload, shift)
         run.report.read += batch.rows
         run.report.batches += 1
-        items: Mapped = [
-            dataclasses.replace(item, row=item.row + shift)
-            if isinstance(item, Rejection)
-            else item._replace(row_no=item.row_no + shift)
-            for item in mapped
-        ]
-        pending = _Pending(partial(list, items), fingerprints={n + shift: p for n, p in prints.items()})
+        pending = _Pending(partial(list, items), fingerprints=prints)
         replaced = _write_batch(
             run.report,
             run.writer,

@@ -15,6 +15,7 @@ two partitions (``duplicate_keys``, ``keep_existing_on_empty``, the change event
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,11 +51,17 @@ def encode(first_row: int, mapped: Mapped, fingerprints: dict[int, bytes]) -> by
     return pickle.dumps((first_row, items, fingerprints), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def decode(payload: bytes) -> tuple[int, Mapped, dict[int, bytes]]:
-    """``(first row number, mapped rows, fingerprints)`` of a staged batch."""
-    first_row, items, fingerprints = pickle.loads(bytes(payload))  # noqa: S301 - our own rows, our own store
-    mapped: Mapped = [Record(*item) if type(item) is tuple else item for item in items]
-    return first_row, mapped, fingerprints
+def decode(payload: bytes, shift: int = 0) -> tuple[Mapped, dict[int, bytes]]:
+    """A staged batch's mapped rows and fingerprints, with ``shift`` added to every row number (a
+    partition's numbers from 1 -> the run's)."""
+    _, items, fingerprints = pickle.loads(bytes(payload))  # noqa: S301 - our own rows, our own store
+    mapped: Mapped = [
+        Record(item[0] + shift, *item[1:])
+        if type(item) is tuple
+        else dataclasses.replace(item, row=item.row + shift)
+        for item in items
+    ]
+    return mapped, {n + shift: p for n, p in fingerprints.items()} if shift else fingerprints
 
 
 class StagedBatches:

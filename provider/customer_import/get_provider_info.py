@@ -64,6 +64,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "1",
                         "default": "0",
                     },
+                    "columnar_mapping": {
+                        "description": "Map batches column-wise (the same records and rejections as row "
+                        "by row, faster); false maps row by row.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "false",
+                        "default": "true",
+                    },
                     "keep_runs": {
                         "description": "How many of an import's latest runs keep their rejected rows in "
                         "the store's <database>_rejections (older runs' rows are deleted when a run starts).",

@@ -13,7 +13,7 @@ import pytest
 
 from customer_import.cursor import MemoryCursor
 from customer_import.importer import run_import
-from customer_import.mapping.mapper import RowMapper
+from customer_import.mapping import batches
 from customer_import.sources.dialects import source_dialect_for
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
@@ -90,13 +90,14 @@ def harness(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Harness:
     h = Harness(sqlite_conn("src"), request.param)
-    original = RowMapper.map
+    original = batches.map_rows
 
-    def counting_map(self: RowMapper, row: Any, row_no: int) -> Any:
-        h.mapped += 1
-        return original(self, row, row_no)
+    def counting_map(mapper: Any, rows: Any, row_numbers: Any) -> Any:
+        # Rows handed to the batch mapper (row by row or column-wise): the rows that are mapped.
+        h.mapped += len(rows)
+        return original(mapper, rows, row_numbers)
 
-    monkeypatch.setattr(RowMapper, "map", counting_map)
+    monkeypatch.setattr(batches, "map_rows", counting_map)
     h.load(ROWS)
     return h
 

@@ -115,6 +115,7 @@ class RowMapper:
     ) -> None:
         fields = {**database.all_fields(), "profile_id": FieldDef(type=FieldType.INT)}
         tz = timezone or spec.schedule.timezone
+        self.timezone = tz  # the zone of naive source dates and times
         missing = []
         self._columns: list[_Column] = []
         for item in spec.mapping:
@@ -186,6 +187,8 @@ class RowMapper:
                 f"it has: {', '.join(columns)}"
             )
         self._plan = tuple((c.field, c.index, c.coerce) for c in self._columns)
+        # Set by a ColumnarMapper built on this mapper: the key field's column-wise path, for known_rows.
+        self.key_column: Callable[[Sequence[Any], set[int]], list[Any]] | None = None
         self._locator = locator
         self._geo: list[tuple[str, Coercer]] = []
         if locator is not None:
@@ -286,6 +289,14 @@ class RowMapper:
             return [self.known(row, row_no) for row, row_no in zip(rows, row_numbers, strict=True)]
         assert self._key_value_coerce is not None
         coerce, index = self._key_value_coerce, self._key_value_index
+        if self.key_column is not None and rows:  # the key read column-wise (mapping/columnar.py)
+            undecided: set[int] = set()
+            keys = self.key_column([row[index] for row in rows], undecided)
+            cursors = [None] * len(rows) if cursor_index is None else [row[cursor_index] for row in rows]
+            return [
+                None if key is None or position in undecided else Known(row_no, cursor, key)
+                for position, (row_no, cursor, key) in enumerate(zip(row_numbers, cursors, keys, strict=True))
+            ]
         out: list[Known | None] = []
         append = out.append
         for row, row_no in zip(rows, row_numbers, strict=True):

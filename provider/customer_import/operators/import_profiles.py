@@ -136,12 +136,12 @@ class PrepareProfileStoreOperator(BaseOperator):
         return changes
 
 
-class CustomerImportOperator(BaseOperator):
-    """Run one import spec: extract -> map -> match -> upsert; push the run's report to XCom."""
+class SpecTaskOperator(BaseOperator):
+    """What the tasks that run an import spec share: the spec and profile database (as dicts, validated
+    when the task runs), the source query (rendered by Jinja), the store connection and the batch size."""
 
     template_fields: Sequence[str] = ("query",)
     template_ext: Sequence[str] = ()
-    ui_color = "#dbe9f6"
 
     def __init__(
         self,
@@ -151,7 +151,6 @@ class CustomerImportOperator(BaseOperator):
         query: str,
         store_conn_id: str | None = None,
         batch_size: int | None = None,
-        initial_load: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -160,17 +159,30 @@ class CustomerImportOperator(BaseOperator):
         self.query = query
         self.store_conn_id = store_conn_id
         self.batch_size = batch_size
+
+    def models(self) -> tuple[Any, Any]:
+        """The validated ``(ImportSpec, ProfileDatabase)``."""
+        from customer_import.spec.database import ProfileDatabase
+        from customer_import.spec.import_spec import ImportSpec
+
+        return ImportSpec.model_validate(self.spec), ProfileDatabase.model_validate(self.database)
+
+
+class CustomerImportOperator(SpecTaskOperator):
+    """Run one import spec: extract -> map -> match -> upsert; push the run's report to XCom."""
+
+    ui_color = "#dbe9f6"
+
+    def __init__(self, *, initial_load: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.initial_load = initial_load  # write the partitions of plan_initial_load first, if it made any
 
     def execute(self, context: Any) -> dict[str, Any]:
         from customer_import import config
         from customer_import.cursor import CursorState, MemoryCursor, VariableCursor
         from customer_import.importer import run_import
-        from customer_import.spec.database import ProfileDatabase
-        from customer_import.spec.import_spec import ImportSpec
 
-        spec = ImportSpec.model_validate(self.spec)
-        database = ProfileDatabase.model_validate(self.database)
+        spec, database = self.models()
         connection, source = source_of(spec)
         from customer_import.spec.checks import spec_warnings
 

@@ -2,11 +2,14 @@
 
 With ``prevent_duplication.skip_unchanged``, every profile an import creates, updates or finds unchanged
 keeps the fingerprint of the source row it came from (column ``source_fingerprint``). The fingerprint is
-a keyed 128-bit BLAKE2b of the row's values as the driver gave them (msgpack-encoded); the key is derived
-from everything else that decides what becomes of a row: this package's version, the spec's target,
+the 128-bit XXH3 of the row's values as the driver gave them (msgpack-encoded), seeded with a key derived
+(BLAKE2b) from everything else that decides what becomes of a row: this package's version, the spec's target,
 mapping, subscriptions, duplicate prevention and time zone, the result's column names, the profile
 database definition and the IP-location data (not the query or the schedule: they choose rows, not what
-a row becomes).
+a row becomes). XXH3 rather than a keyed BLAKE2b: one C call a row instead of three, a third of the
+time (0.09 s instead of 0.36 s for 300,000 benchmark rows); the key is not a secret, it only keeps
+fingerprints of differently configured imports apart, and XXH3-128's collisions are as rare as its width
+says for data nobody chose to collide (a source that could would only hide its own change).
 
 So a stored fingerprint equal to a new row's means: an import configured the same way already wrote (or
 confirmed) exactly this row into that profile, and nothing has written the profile since, because every
@@ -31,10 +34,12 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+import xxhash
 
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
@@ -86,11 +91,11 @@ class RowFingerprints:
             return repr(tuple(row)).encode("utf-8", "surrogatepass")
 
     def _hasher(self, columns: tuple[str, ...]) -> Any:
-        """A keyed BLAKE2b with the key already absorbed (copied per row: cheaper than keying each)."""
+        """XXH3-128 seeded with the key of this configuration and these column names."""
         if columns not in self._hashers:
             material = self._material + "\n" + "\x1f".join(columns)
-            key = hashlib.blake2b(material.encode("utf-8"), digest_size=32).digest()
-            self._hashers[columns] = hashlib.blake2b(digest_size=FINGERPRINT_BYTES, key=key)
+            key = hashlib.blake2b(material.encode("utf-8"), digest_size=8).digest()
+            self._hashers[columns] = partial(xxhash.xxh3_128_digest, seed=int.from_bytes(key, "big"))
         return self._hashers[columns]
 
     def of(self, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[bytes]:
@@ -99,13 +104,7 @@ class RowFingerprints:
             encoded = list(map(self._encode, rows))
         except (OverflowError, TypeError, ValueError):
             encoded = list(map(self._encoded, rows))
-        copy = self._hasher(columns).copy
-        prints = []
-        for data in encoded:
-            hasher = copy()
-            hasher.update(data)
-            prints.append(hasher.digest())
-        return prints
+        return list(map(self._hasher(columns), encoded))
 
 
 class StoredFingerprints:

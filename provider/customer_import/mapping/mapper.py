@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -55,6 +57,7 @@ class Known(NamedTuple):
     key2: str | None = None
 
 
+_known = functools.partial(tuple.__new__, Known)  # Known(*fields) without NamedTuple's Python __new__
 _STATUSES = {status.value: status.value for status in SubscriptionStatus}
 _UNREADABLE = Unreadable
 _TEXT = FieldDef(type=FieldType.STRING)
@@ -293,10 +296,13 @@ class RowMapper:
             undecided: set[int] = set()
             keys = self.key_column([row[index] for row in rows], undecided)
             cursors = [None] * len(rows) if cursor_index is None else [row[cursor_index] for row in rows]
-            return [
-                None if key is None or position in undecided else Known(row_no, cursor, key)
-                for position, (row_no, cursor, key) in enumerate(zip(row_numbers, cursors, keys, strict=True))
-            ]
+            # Known(row_no, cursor, key, None) built in C (map over zip), not by NamedTuple's Python __new__
+            known: list[Known | None] = list(
+                map(_known, zip(row_numbers, cursors, keys, repeat(None, len(keys)), strict=True))
+            )
+            for position in undecided.union(i for i, key in enumerate(keys) if key is None):
+                known[position] = None
+            return known
         out: list[Known | None] = []
         append = out.append
         for row, row_no in zip(rows, row_numbers, strict=True):

@@ -101,6 +101,9 @@ def stage_ddl(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
 
 
 def clear_stage(dialect: StoreDialect, plan: BatchPlan) -> list[str]:
+    """Empty the stage tables (before and after a batch), unless the transaction's end does."""
+    if dialect.stage_emptied_on_commit:
+        return []
     return [f"DELETE FROM {dialect.quote(t)}" for t in (plan.tables.stage, plan.tables.stage_subs)]
 
 

@@ -87,6 +87,9 @@ class StoreDialect:
     def timestamp(self, value: dt.datetime) -> Any:
         return value
 
+    # Whether the stage tables empty themselves when a transaction ends (no DELETE before or after a batch).
+    stage_emptied_on_commit: ClassVar[bool] = False
+
     def create_stage(self, name: str, columns: str) -> str:
         return f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.quote(name)} ({columns})"
 
@@ -284,6 +287,9 @@ class PostgresStore(StoreDialect):
 
             return Jsonb(value)
         return value
+
+    # ON COMMIT DELETE ROWS (and a rollback discards what a batch staged): saves four DELETEs a batch.
+    stage_emptied_on_commit = True
 
     def create_stage(self, name: str, columns: str) -> str:
         return f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.quote(name)} ({columns}) ON COMMIT DELETE ROWS"

@@ -1,0 +1,196 @@
+"""Probe: what an unchanged re-run costs when batches stay Arrow columns end to end (issue 16's design).
+
+    .venv/bin/pip install -c constraints.txt -e ".[probe]"   # ADBC and polars: not used by the import
+    .venv/bin/python benchmarks/columnar_rerun_probe.py [--rows 1000000] [--batch-size 10000]
+
+This is a measurement of a design that is not built into the import yet, not a second implementation: it
+runs the steps an Arrow unchanged path would run, on the benchmark's data (import_benchmark.py: same
+generator, same query, same SQL limit measured in the same run), and prints each step's seconds and the
+ratio to the limit. The steps, per batch of ``--batch-size`` rows:
+
+* read: ADBC's PostgreSQL driver (libpq, ``COPY … TO STDOUT (FORMAT binary)`` decoded to Arrow in C++,
+  the GIL released); ``{lastItem}`` inlined as a literal, because a bound parameter makes the driver run
+  the query without COPY and return the whole result as one batch;
+* fingerprint: polars ``hash_rows`` over the batch, twice with two seeds (128 bits a row, no Python per
+  row), looked up with one vectorised binary search in the stored fingerprints (here: the first pass's);
+* key: the matching key (email) normalised column-wise with Arrow (``mapping/columnar.py``'s rule:
+  the address shape by RE2, the domain once per distinct domain), for the ``duplicate_keys`` check, which
+  is a count of distinct keys per batch;
+* rows not known: taken out of the batch and turned into Python tuples (what the row mapper would map).
+
+For comparison it also times reading the same rows through psycopg (the import's reader today) and prints
+the import's own re-run from import_benchmark.py's last figures, if given (``--ours-seconds``). It never
+asserts; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import import_benchmark as bench  # the data, the query and the SQL limit
+
+QUERY = f"SELECT {bench.COLUMN_LIST} FROM customers WHERE id > {{last}} ORDER BY id"
+SEEDS = (0x5EED_0001, 0x5EED_0002)
+
+
+def arrow_batches(uri: str, last: int, batch_size: int) -> Any:
+    """The query's rows as Arrow record batches of at most ``batch_size`` rows, streamed."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(4 * bench.MB)})
+        cursor.execute(QUERY.format(last=int(last)))
+        for batch in cursor.fetch_record_batch():
+            for start in range(0, batch.num_rows, batch_size):
+                yield batch.slice(start, batch_size)
+
+
+def fingerprints(batch: pa.RecordBatch) -> np.ndarray:
+    """128 bits a row: two seeded 64-bit row hashes (polars), as an (n, 2) uint64 array."""
+    import polars as pl
+
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    return np.column_stack([frame.hash_rows(seed=seed).to_numpy() for seed in SEEDS])
+
+
+class Stored:
+    """Sorted stored fingerprints, searched for a whole batch at once."""
+
+    def __init__(self, prints: np.ndarray) -> None:
+        order = np.lexsort((prints[:, 1], prints[:, 0]))
+        self.high, self.low = prints[order, 0].copy(), prints[order, 1].copy()
+
+    def known(self, prints: np.ndarray) -> np.ndarray:
+        index = np.minimum(np.searchsorted(self.high, prints[:, 0]), len(self.high) - 1)
+        return (self.high[index] == prints[:, 0]) & (self.low[index] == prints[:, 1])
+
+
+def email_keys(column: pa.Array) -> pa.Array:
+    """The address rule of mapping/columnar.py, column-wise (null: left to the row mapper)."""
+    from customer_import.mapping.columnar import _EMAIL, _MAX_EMAIL, _MAX_LOCAL, _email_domain
+
+    parts = pc.extract_regex(column, _EMAIL)
+    local, domain = parts.field("local"), parts.field("domain")
+    length = pc.utf8_length(local)
+    fits = pc.and_(
+        pc.less_equal(length, _MAX_LOCAL),
+        pc.less_equal(pc.add(pc.add(length, 1), pc.utf8_length(domain)), _MAX_EMAIL),
+    )
+    domains = pc.unique(domain).drop_null()
+    normal = pa.array([_email_domain(d) for d in domains.to_pylist()], type=pa.string())
+    joined = pc.binary_join_element_wise(
+        pc.ascii_lower(local), pc.take(normal, pc.index_in(domain, value_set=domains)), "@"
+    )
+    return pc.if_else(fits, joined, pa.scalar(None, pa.string()))
+
+
+def probe(uri: str, batch_size: int, stored: Stored | None) -> tuple[dict[str, float], np.ndarray, int]:
+    """One pass; returns seconds per step, all fingerprints and the number of rows not known."""
+    seconds: dict[str, float] = defaultdict(float)
+    collected: list[np.ndarray] = []
+    unknown = 0
+    start = time.perf_counter()
+    batches = arrow_batches(uri, 0, batch_size)
+    while True:
+        t0 = time.perf_counter()
+        batch = next(batches, None)
+        seconds["read (waiting for the next Arrow batch)"] += time.perf_counter() - t0
+        if batch is None:
+            break
+        t0 = time.perf_counter()
+        prints = fingerprints(batch)
+        collected.append(prints)
+        t1 = time.perf_counter()
+        seconds["fingerprint (polars hash_rows, 2 seeds)"] += t1 - t0
+        if stored is None:
+            continue
+        known = stored.known(prints)
+        t2 = time.perf_counter()
+        seconds["look up stored fingerprints (vectorised)"] += t2 - t1
+        keys = email_keys(batch.column("email").filter(pa.array(known)))
+        duplicates = len(keys) - pc.count_distinct(keys).as_py()
+        t3 = time.perf_counter()
+        seconds["known rows' keys (Arrow) + duplicate check"] += t3 - t2
+        rest = batch.filter(pa.array(~known))
+        rows = list(zip(*(column.to_pylist() for column in rest.columns), strict=True))
+        unknown += len(rows)
+        seconds["rows not known -> Python tuples"] += time.perf_counter() - t3
+        del duplicates  # computed as the run would; not needed here
+    seconds["total"] = time.perf_counter() - start
+    return dict(seconds), np.concatenate(collected), unknown
+
+
+def psycopg_read(uri: str, batch_size: int) -> float:
+    start = time.perf_counter()
+    with psycopg.connect(uri) as connection:
+        connection.read_only = True
+        with connection.cursor(name="probe") as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(QUERY.format(last=0))
+            while cursor.fetchmany(batch_size):
+                pass
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--pg", default=bench.DEFAULT_ADMIN_DSN)
+    parser.add_argument("--ours-seconds", type=float, help="the import's re-run (import_benchmark.py)")
+    args = parser.parse_args(argv)
+    with bench.throwaway_databases(args.pg, keep=False) as dbs:
+        print(f"[{time.strftime('%H:%M:%S')}] generating {args.rows:,} customers")
+        bench.generate_source(dbs, args.rows)
+        with psycopg.connect(dbs.store_uri, autocommit=True) as db:
+            db.execute(bench.CREATE_LIMIT_TABLE)
+        half = args.rows // 2
+        bench.run_sql_limit("pre-load", dbs, half, f"id <= {half}")
+        with psycopg.connect(dbs.source_uri, autocommit=True) as db:
+            db.execute(bench.CHANGE_SOURCE.format(half=half))
+            db.execute("VACUUM ANALYZE customers")
+        with psycopg.connect(dbs.store_uri, autocommit=True) as db:
+            db.execute(f"VACUUM ANALYZE {bench.LIMIT_TABLE}")
+        bench.checkpoint(dbs)
+        limit = bench.run_sql_limit("SQL limit", dbs, args.rows)
+        print(f"SQL limit (COPY out/in + INSERT … ON CONFLICT), {args.rows:,} rows: {limit.seconds:.1f} s")
+        read_psycopg = psycopg_read(dbs.source_uri, args.batch_size)
+        _, first, _ = probe(dbs.source_uri, args.batch_size, None)  # the fingerprints a first run stored
+        stored = Stored(first)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        steps, _, unknown = probe(dbs.source_uri, args.batch_size, stored)
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    total = steps.pop("total")
+    print(f"\nreading the rows only: psycopg (today's reader) {read_psycopg:.1f} s")
+    print(
+        f"columnar unchanged pass: {total:.1f} s = {limit.seconds / total:.2f}x the SQL limit "
+        f"(target 2.0x); rows left to map: {unknown:,}; peak RSS grew {(rss_after - rss_before) / 1024:.0f} MB"
+    )
+    print(f"  {'step':<52} {'seconds':>8} {'x limit':>8}")
+    for name, value in steps.items():
+        print(f"  {name:<52} {value:8.2f} {value / limit.seconds:8.2f}")
+    other = total - sum(steps.values())
+    print(f"  {'other (loop, slicing)':<52} {other:8.2f} {other / limit.seconds:8.2f}")
+    if args.ours_seconds:
+        print(
+            f"the import's re-run today (given): {args.ours_seconds:.1f} s = "
+            f"{limit.seconds / args.ours_seconds:.2f}x the limit"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

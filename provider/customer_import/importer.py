@@ -21,9 +21,9 @@ from customer_import import config
 from customer_import.config import DEFAULT_FINGERPRINT_CACHE_MB
 from customer_import.cursor import CursorState, PartProgress, decode
 from customer_import.exceptions import QueryError
-from customer_import.fingerprints import RowFingerprints, StoredFingerprints, fingerprints_apply
-from customer_import.geo.locator import fields_to_fill, locator_for
-from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, batch_mapper
+from customer_import.fingerprints import RowFingerprints, StoredFingerprints
+from customer_import.geo.locator import fields_to_fill
+from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, run_mapping
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
 from customer_import.mapping.mapper import Known, Record, find_column
 from customer_import.report import CONTACT_FIELDS, RunReport
@@ -175,10 +175,8 @@ def run_import(
     )
     last_item = cursor_state.load()
     report.cursor_before = report.cursor_after = last_item
-    locator = locator_for(spec)  # once per run, before anything is written: a missing file fails here
+    locator, mapper, fingerprinter = run_mapping(spec, database, mapping_workers)
     filled = fields_to_fill(spec, database, locator.fields) if locator is not None else ()
-    mapper = batch_mapper(spec, database, locator, mapping_workers)
-    fingerprinter = RowFingerprints(spec, database, locator) if fingerprints_apply(spec) else None
     try:
         with open_store(store_conn_id) as (store_dialect, connection):
             report.schema_changes = [

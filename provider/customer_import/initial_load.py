@@ -9,7 +9,7 @@ Three steps, three tasks of the import's DAG (``factory``):
 2. ``load_partition`` (``stage_partition``, one mapped task per partition, on any worker): read the
    partition, map and validate its rows, stage the mapped batches in the store
    (``store.staged_batches``). Retried alone; a retry replaces what the partition staged before.
-3. ``import_profiles`` (``importer.run_import`` with ``initial_load_upper``), once every partition has
+3. ``import_profiles`` (``importer.run_import`` with ``initial_load``, a ``StagedLoad``), once every partition has
    succeeded: write the staged batches in cursor order, each deleted in the transaction that writes it,
    then move the cursor to the maximum, then read incrementally from there (the rows that arrived while
    the load ran). The store ends as a single-task load leaves it: same rows, same order, same code.
@@ -24,9 +24,7 @@ from typing import Any
 
 from customer_import.cursor import CursorState, decode, encode
 from customer_import.exceptions import QueryError
-from customer_import.fingerprints import RowFingerprints, fingerprints_apply
-from customer_import.geo.locator import locator_for
-from customer_import.mapping.batches import batch_mapper
+from customer_import.mapping.batches import run_mapping
 from customer_import.mapping.errors import Rejection
 from customer_import.sources.dialects import SourceDialect
 from customer_import.sources.extract import extract_part
@@ -134,9 +132,7 @@ def stage_partition(
     column, start, _ = _cursor(spec)
     part = partition_from(partition, start)
     text = partition_query(query, column, source.sqlglot_dialect, first=part.first)
-    locator = locator_for(spec)
-    mapper = batch_mapper(spec, database, locator, mapping_workers)
-    fingerprinter = RowFingerprints(spec, database, locator) if fingerprints_apply(spec) else None
+    _, mapper, fingerprinter = run_mapping(spec, database, mapping_workers)
     read = rejected = batch_no = 0
     try:
         with open_store(store_conn_id) as (dialect, connection):
@@ -155,7 +151,7 @@ def stage_partition(
                     )
                     mapped = job()
                     rejected += sum(isinstance(item, Rejection) for item in mapped)
-                    payload = staged_batches.encode(numbers.start, mapped, prints)
+                    payload = staged_batches.encode(mapped, prints)
                     staged.add(part.index, batch_no, len(batch.rows), payload)
                     read += len(batch.rows)
                     batch_no += 1

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from customer_import.fingerprints import RowFingerprints, fingerprints_apply
+from customer_import.geo.locator import GeoLocator, locator_for
 from customer_import.mapping.columnar import ColumnarMapper
 from customer_import.mapping.errors import Rejection
 from customer_import.mapping.mapper import Record, RowMapper
@@ -135,3 +137,15 @@ def batch_mapper(
     if workers > 0:
         return ProcessBatchMapper(spec, database, workers, columnar)
     return InlineBatchMapper(spec, database, locator, columnar)
+
+
+def run_mapping(
+    spec: ImportSpec, database: ProfileDatabase, workers: int
+) -> tuple[GeoLocator | None, InlineBatchMapper | ProcessBatchMapper, RowFingerprints | None]:
+    """What one run (or partition) maps with: the IP locator (read once, before anything is written: a
+    missing file fails here), the batch mapper and, where the import fingerprints its rows, the
+    fingerprinter. The caller closes the mapper."""
+    locator = locator_for(spec)
+    mapper = batch_mapper(spec, database, locator, workers)
+    fingerprinter = RowFingerprints(spec, database, locator) if fingerprints_apply(spec) else None
+    return locator, mapper, fingerprinter

@@ -45,16 +45,19 @@ class StagedBatch:
     rows: int
 
 
-def encode(first_row: int, mapped: Mapped, fingerprints: dict[int, bytes]) -> bytes:
-    """A mapped batch as bytes; records as plain tuples (pickling a NamedTuple costs 3x as much)."""
+def encode(mapped: Mapped, fingerprints: dict[int, bytes]) -> bytes:
+    """A mapped batch as bytes; records as plain tuples (pickling a NamedTuple costs 3x as much). Row
+    numbers are the partition's own (from 1); the import task shifts them (``decode``)."""
     items = [tuple(item) if isinstance(item, Record) else item for item in mapped]
-    return pickle.dumps((first_row, items, fingerprints), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((items, fingerprints), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def decode(payload: bytes, shift: int = 0) -> tuple[Mapped, dict[int, bytes]]:
     """A staged batch's mapped rows and fingerprints, with ``shift`` added to every row number (a
     partition's numbers from 1 -> the run's)."""
-    _, items, fingerprints = pickle.loads(bytes(payload))  # noqa: S301 - our own rows, our own store
+    # A batch staged by the version before (first row, items, fingerprints) reads as well: a load in flight
+    # across an upgrade. Our own rows, from our own store: hence pickle.
+    *_, items, fingerprints = pickle.loads(bytes(payload))  # noqa: S301
     mapped: Mapped = [
         Record(item[0] + shift, *item[1:])
         if type(item) is tuple
@@ -85,27 +88,26 @@ class StagedBatches:
             f"PRIMARY KEY (import_name, run_id, partition_no, batch_no))"
         )
 
+    def _delete(self, cursor: Any, where: str, values: tuple[Any, ...]) -> int:
+        """Delete this import's staged batches matching ``where`` (after ``import_name = ?``)."""
+        cursor.execute(
+            f"DELETE FROM {self.dialect.quote(self.table)} WHERE import_name = {self.dialect.param} AND {where}",
+            (self.names[0], *values),
+        )
+        return int(cursor.rowcount or 0)
+
     def start_partition(self, partition: int) -> None:
         """Before a partition is (re)read: nothing it staged in an earlier attempt remains."""
         p = self.dialect.param
         with transaction(self.dialect, self.connection, self.database) as cursor:
             self._create(cursor)
-            cursor.execute(
-                f"DELETE FROM {self.dialect.quote(self.table)} "
-                f"WHERE import_name = {p} AND run_id = {p} AND partition_no = {p}",
-                (*self.names, partition),
-            )
+            self._delete(cursor, f"run_id = {p} AND partition_no = {p}", (self.names[1], partition))
 
     def forget_other_runs(self) -> int:
         """Delete what the import's other runs staged (a load that failed and is planned again)."""
-        p = self.dialect.param
         with transaction(self.dialect, self.connection, self.database) as cursor:
             self._create(cursor)
-            cursor.execute(
-                f"DELETE FROM {self.dialect.quote(self.table)} WHERE import_name = {p} AND run_id <> {p}",
-                self.names,
-            )
-            return int(cursor.rowcount or 0)
+            return self._delete(cursor, f"run_id <> {self.dialect.param}", (self.names[1],))
 
     def add(self, partition: int, batch: int, rows: int, payload: bytes) -> None:
         p = self.dialect.param
@@ -158,8 +160,8 @@ class StagedBatches:
     def delete(self, cursor: Any, staged: StagedBatch) -> None:
         """Delete a written batch, in the transaction that wrote it."""
         p = self.dialect.param
-        cursor.execute(
-            f"DELETE FROM {self.dialect.quote(self.table)} WHERE import_name = {p} AND run_id = {p} "
-            f"AND partition_no = {p} AND batch_no = {p}",
-            (*self.names, staged.partition, staged.batch),
+        self._delete(
+            cursor,
+            f"run_id = {p} AND partition_no = {p} AND batch_no = {p}",
+            (self.names[1], staged.partition, staged.batch),
         )

@@ -116,22 +116,10 @@ class Stored:
 
 
 def email_keys(column: pa.Array) -> pa.Array:
-    """The address rule of mapping/columnar.py, column-wise (null: left to the row mapper)."""
-    from customer_import.mapping.columnar import _EMAIL, _MAX_EMAIL, _MAX_LOCAL, _email_domain
+    """The known rows' keys: the columnar mapper's Arrow email rule (null: left to the row mapper)."""
+    from customer_import.mapping.columnar import arrow_emails
 
-    parts = pc.extract_regex(column, _EMAIL)
-    local, domain = parts.field("local"), parts.field("domain")
-    length = pc.utf8_length(local)
-    fits = pc.and_(
-        pc.less_equal(length, _MAX_LOCAL),
-        pc.less_equal(pc.add(pc.add(length, 1), pc.utf8_length(domain)), _MAX_EMAIL),
-    )
-    domains = pc.unique(domain).drop_null()
-    normal = pa.array([_email_domain(d) for d in domains.to_pylist()], type=pa.string())
-    joined = pc.binary_join_element_wise(
-        pc.ascii_lower(local), pc.take(normal, pc.index_in(domain, value_set=domains)), "@"
-    )
-    return pc.if_else(fits, joined, pa.scalar(None, pa.string()))
+    return arrow_emails(column)
 
 
 def probe(

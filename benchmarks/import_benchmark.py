@@ -349,8 +349,11 @@ class PhaseTimer:
         return f"stmt: {label}" if self.writing else "setup"
 
     def __enter__(self) -> PhaseTimer:
+        from adbc_driver_manager._reader import AdbcRecordBatchReader
+
         from customer_import import importer
         from customer_import.fingerprints import RowFingerprints, StoredFingerprints
+        from customer_import.sources.arrow_text import ArrowRows
         from customer_import.store.dialects import PostgresStore
         from customer_import.store.writer import ProfileWriter
 
@@ -359,6 +362,9 @@ class PhaseTimer:
         self._wrap(importer, "_write_batch", lambda _: "batch")
         self._wrap(importer, "_submit", lambda _: "submit")
         self._wrap(RowFingerprints, "of", lambda _: "fingerprints")
+        self._wrap(RowFingerprints, "of_arrow", lambda _: "fingerprints")
+        self._wrap(ArrowRows, "take", lambda _: "rows")
+        self._wrap(AdbcRecordBatchReader, "read_next_batch", lambda _: "fetchmany")
         self._wrap(ProfileWriter, "known_fingerprints", lambda _: "lookup", flag=True, flag_name="looking")
         self._wrap(StoredFingerprints, "known", lambda _: "lookup")
         self._wrap(ProfileWriter, "stored_fingerprints", lambda _: "load", flag=True, flag_name="looking")
@@ -387,8 +393,15 @@ class PhaseTimer:
             "source fingerprints: compute": s["fingerprints"],
             "source fingerprints: read the store's, once a run": s["load"],
             "source fingerprints: look up (in memory, or in the store)": s["lookup"],
+            "columnar reader: rows made Python values (to map; known rows' key and cursor)": s["rows"],
             "map + validate rows (batch mapper, known rows' keys, rejections)": (
-                s["submit"] - s["fingerprints"] - s["lookup"] + s["batch"] - s["dedupe"] - s["write"]
+                s["submit"]
+                - s["fingerprints"]
+                - s["lookup"]
+                - s["rows"]
+                + s["batch"]
+                - s["dedupe"]
+                - s["write"]
             ),
             "de-duplicate keys": s["dedupe"],
             "write: Python (adapt values to stage rows)": s["write"] - sum(v for _, v in statements),
@@ -396,8 +409,8 @@ class PhaseTimer:
             "set-up statements (ensure_schema)": s["setup"],
         }
         phases["other (connections, cursor advance, report)"] = total - sum(phases.values())
-        # Not part of the sum: the helper thread's fetchmany time, overlapped with the phases above.
-        phases["(overlapped) the helper thread's fetchmany (server + network)"] = s["fetchmany"]
+        # Not part of the sum: the helper thread's fetch time, overlapped with the phases above.
+        phases["(overlapped) the helper thread's fetch (psycopg fetchmany or ADBC batches)"] = s["fetchmany"]
         return phases
 
 
@@ -408,7 +421,7 @@ def ru_maxrss() -> int:
 
 def top_functions(profiler: cProfile.Profile, limit: int = 25) -> str:
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(limit)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(limit)
     text = re.sub(r"\S*/(?:site-packages|provider)/", "", out.getvalue())  # package-relative paths
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
@@ -890,6 +903,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="map row by row ([customer_import] columnar_mapping = false), for an A/B in one tree",
     )
     parser.add_argument(
+        "--psycopg-reader",
+        action="store_true",
+        help="read the source through psycopg ([customer_import] columnar_reader = false), for an A/B",
+    )
+    parser.add_argument(
         "--check-mapper",
         action="store_true",
         help="also map every source row with the row mapper and the columnar mapper and count differences",
@@ -911,6 +929,8 @@ def main(argv: list[str] | None = None) -> int:
     OPTIONS["mapping_workers"] = args.mapping_workers
     if args.row_mapper:
         os.environ["AIRFLOW__CUSTOMER_IMPORT__COLUMNAR_MAPPING"] = "false"
+    if args.psycopg_reader:
+        os.environ["AIRFLOW__CUSTOMER_IMPORT__COLUMNAR_READER"] = "false"
     results = Results(rows=args.rows, batch_size=args.batch_size, server=server_description(args.pg))
     profiles = results.profiles if args.profile else None
     with (

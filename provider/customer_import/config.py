@@ -85,6 +85,14 @@ def columnar_mapping() -> bool:
     return value not in ("false", "0", "no", "off")
 
 
+def columnar_reader() -> bool:
+    """``[customer_import] columnar_reader``: a ``skip_unchanged`` import reads a PostgreSQL source as
+    Arrow batches (customer_import.sources.arrow_text: the same values, rows made only when needed);
+    false reads rows through psycopg. Default true."""
+    value = _option("columnar_reader").strip().lower()
+    return value not in ("false", "0", "no", "off")
+
+
 def fingerprint_cache_mb() -> int:
     """``[customer_import] fingerprint_cache_mb``: memory a ``skip_unchanged`` run may hold its store's
     source-row fingerprints in (17 bytes a profile; default 96, about 5.9 million profiles). A store with

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,7 @@ class RowFingerprints:
             )
         )
         self._hashers: dict[tuple[str, ...], Any] = {}
+        self._arrow_seeds: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[int, int]] = {}
         self._encode = msgspec.msgpack.Encoder(enc_hook=repr, decimal_format="string").encode
 
     def _encoded(self, row: Sequence[Any]) -> bytes:
@@ -98,6 +99,40 @@ class RowFingerprints:
             self._hashers[columns] = partial(xxhash.xxh3_128_digest, seed=int.from_bytes(key, "big"))
         return self._hashers[columns]
 
+    def _seeds(self, columns: tuple[str, ...], type_oids: tuple[int, ...]) -> tuple[int, int]:
+        """Two polars ``hash_rows`` seeds for Arrow text batches with these columns and types,
+        keyed like ``_hasher`` and also by polars' version (its row hash is stable only within one)."""
+        import polars
+
+        key = (columns, type_oids)
+        if key not in self._arrow_seeds:
+            material = "\n".join(
+                (
+                    self._material,
+                    "arrow text, polars " + polars.__version__,
+                    "\x1f".join(columns),
+                    repr(type_oids),
+                )
+            )
+            digest = hashlib.blake2b(material.encode("utf-8"), digest_size=16).digest()
+            self._arrow_seeds[key] = (int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big"))
+        return self._arrow_seeds[key]
+
+    def of_arrow(self, columns: tuple[str, ...], type_oids: tuple[int, ...], batch: Any) -> bytes:
+        """The fingerprints of an Arrow text batch's rows (``sources/arrow_text.py``), concatenated: two
+        seeded 64-bit polars row hashes of the server's text of every value, 128 bits a row, with no
+        Python per row. They never equal ``of``'s (another key): an import that switches readers maps
+        its rows once more, and then finds them unchanged by the new reader's fingerprints."""
+        import polars
+
+        frame = polars.from_arrow(batch)
+        assert isinstance(frame, polars.DataFrame)
+        first, second = self._seeds(columns, type_oids)
+        prints = np.empty((frame.height, 2), dtype=">u8")
+        prints[:, 0] = frame.hash_rows(seed=first).to_numpy()
+        prints[:, 1] = frame.hash_rows(seed=second).to_numpy()
+        return prints.tobytes()
+
     def of(self, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[bytes]:
         """One fingerprint per row of a result with these column names."""
         try:
@@ -105,6 +140,38 @@ class RowFingerprints:
         except (OverflowError, TypeError, ValueError):
             encoded = list(map(self._encoded, rows))
         return list(map(self._hasher(columns), encoded))
+
+
+class BatchFingerprints(Mapping[int, bytes]):
+    """One batch's fingerprints by row number (``first_row`` on), held as one buffer of 16-byte values:
+    no Python object per row until one is asked for."""
+
+    def __init__(self, first_row: int, data: bytes) -> None:
+        self.first_row = first_row
+        self.data = data
+        self._count = len(data) // FINGERPRINT_BYTES
+
+    def __getitem__(self, row_no: int) -> bytes:
+        index = row_no - self.first_row
+        if not 0 <= index < self._count:
+            raise KeyError(row_no)
+        return self.data[index * FINGERPRINT_BYTES : (index + 1) * FINGERPRINT_BYTES]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.first_row, self.first_row + self._count))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def pairs(self, row_numbers: Any = None) -> Any:
+        """The fingerprints (of these row numbers, a numpy array) as an (n, 2) array of native uint64."""
+        pairs = _pairs(self.data)
+        return pairs if row_numbers is None else pairs[np.asarray(row_numbers) - self.first_row]
+
+
+def _pairs(data: bytes) -> Any:
+    """Concatenated fingerprints as an (n, 2) array of the two big-endian halves, in native uint64."""
+    return np.frombuffer(data, dtype=">u8").reshape(-1, 2).astype(np.uint64)
 
 
 class StoredFingerprints:
@@ -142,9 +209,9 @@ class StoredFingerprints:
     def __len__(self) -> int:
         return len(self._alive)
 
-    def _find(self, prints: Sequence[bytes]) -> tuple[Any, Any]:
-        """(index of each fingerprint's first equal value or of its neighbour, whether it is equal)."""
-        asked = np.frombuffer(b"".join(prints), dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    def _find(self, asked: Any) -> tuple[Any, Any]:
+        """(index of each fingerprint's first equal value or of its neighbour, whether it is equal);
+        ``asked``: the fingerprints as ``_pairs`` gives them."""
         order = np.argsort(asked[:, 0])
         index = np.empty(len(asked), dtype=np.intp)
         index[order] = np.searchsorted(self._high, asked[order, 0])
@@ -154,10 +221,14 @@ class StoredFingerprints:
 
     def known(self, prints: Sequence[bytes]) -> list[bool]:
         """Per fingerprint: held by a stored profile (and not replaced by this run since)."""
-        if not len(self._alive):
-            return [False] * len(prints)
-        index, equal = self._find(prints)
-        return list((equal & self._alive[index]).tolist())
+        return list(self.known_pairs(_pairs(b"".join(prints))).tolist())
+
+    def known_pairs(self, asked: Any) -> Any:
+        """``known`` for fingerprints as ``BatchFingerprints.pairs`` gives them: a numpy bool array."""
+        if not len(self._alive) or not len(asked):
+            return np.zeros(len(asked), dtype=np.bool_)
+        index, equal = self._find(asked)
+        return equal & self._alive[index]
 
     def forget(self, prints: Iterable[bytes]) -> None:
         """These fingerprints were replaced on their profiles: rows carrying them must be compared again.
@@ -165,5 +236,5 @@ class StoredFingerprints:
         only costs a comparison.)"""
         replaced = [p for p in prints if len(p) == FINGERPRINT_BYTES]
         if replaced and len(self._alive):
-            index, equal = self._find(replaced)
+            index, equal = self._find(_pairs(b"".join(replaced)))
             self._alive[index[equal]] = False

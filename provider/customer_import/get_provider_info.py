@@ -72,6 +72,15 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "false",
                         "default": "true",
                     },
+                    "columnar_reader": {
+                        "description": "A skip_unchanged import reads a PostgreSQL source as Arrow batches "
+                        "(ADBC; the same values, Python rows made only for the rows to map); false reads "
+                        "rows through psycopg.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "false",
+                        "default": "true",
+                    },
                     "keep_runs": {
                         "description": "How many of an import's latest runs keep their rejected rows in "
                         "the store's <database>_rejections (older runs' rows are deleted when a run starts).",

@@ -7,29 +7,38 @@ Nothing here knows Airflow beyond the cursor state it is given: the operator sup
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import compress
-from operator import attrgetter
+from operator import attrgetter, is_
 from typing import Any, TypeVar
+
+import numpy as np
 
 from customer_import import config
 from customer_import.config import DEFAULT_FINGERPRINT_CACHE_MB
 from customer_import.cursor import CursorState, PartProgress, decode
 from customer_import.exceptions import QueryError
-from customer_import.fingerprints import RowFingerprints, StoredFingerprints
+from customer_import.fingerprints import (
+    BatchFingerprints,
+    RowFingerprints,
+    StoredFingerprints,
+    fingerprints_apply,
+)
 from customer_import.geo.locator import fields_to_fill
 from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, run_mapping
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
 from customer_import.mapping.mapper import Known, Record, find_column
 from customer_import.report import CONTACT_FIELDS, RunReport
+from customer_import.sources.arrow_text import ArrowRows
 from customer_import.sources.cursor_shape import CursorShape, cursor_shape
 from customer_import.sources.dialects import SourceDialect
-from customer_import.sources.extract import Batch, extract_part
+from customer_import.sources.extract import ArrowBatch, Batch, extract_part
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.spec.vocab import DuplicateKeys
@@ -43,6 +52,7 @@ log = logging.getLogger(__name__)
 Keyed = TypeVar("Keyed", Record, Known, Record | Known)
 _KEY = attrgetter("key", "key2")
 _ROW_NO = attrgetter("row_no")
+_is_none = partial(is_, None)
 
 
 class DuplicateKeyFilter:
@@ -66,9 +76,11 @@ class DuplicateKeyFilter:
             winner = dict(zip(keys, range(count), strict=True))  # each key's last row
             if len(winner) == count:
                 return list(records), [], []
-            chosen = set(winner.values())
-            kept = [r for i, r in enumerate(records) if i in chosen]
-            return kept, [r for i, r in enumerate(records) if i not in chosen], []
+            lost = sorted(set(range(count)).difference(winner.values()))  # earlier rows of a key
+            winners = bytearray(b"\x01") * count
+            for index in lost:
+                winners[index] = 0
+            return list(compress(records, winners)), [records[i] for i in lost], []
         if self.policy is DuplicateKeys.FIRST:
             winner = dict(zip(reversed(keys), range(count - 1, -1, -1), strict=True))  # each key's first
             if len(winner) == count and seen.isdisjoint(winner):
@@ -89,11 +101,11 @@ class _Pending:
 
     mapped: Callable[[], Mapped]
     known: list[Known] = field(default_factory=list)
-    fingerprints: dict[int, bytes] = field(default_factory=dict)
+    fingerprints: Mapping[int, bytes] = field(default_factory=dict)
     batch: Batch | None = None  # kept while rows are known: one may have to be mapped after all
     first_row: int = 0
     remapped: list[Callable[[], Mapped]] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)  # the batch as read (for the cursor)
+    rows: Sequence[tuple[Any, ...]] = ()  # the batch as read (for the cursor)
     columns: tuple[str, ...] = ()
 
     def all_mapped(self) -> Mapped:
@@ -104,12 +116,14 @@ class _Pending:
         """Map the known rows whose fingerprints the batch before has just replaced (see _Run.part)."""
         if not self.known or self.batch is None:
             return
-        still = stored.known([self.fingerprints[k.row_no] for k in self.known])
-        if all(still):
+        assert isinstance(self.fingerprints, BatchFingerprints)
+        numbers = np.fromiter(map(_ROW_NO, self.known), dtype=np.int64, count=len(self.known))
+        still = stored.known_pairs(self.fingerprints.pairs(numbers))
+        if still.all():
             return
-        stale = [k.row_no for k, ok in zip(self.known, still, strict=True) if not ok]
-        self.known = list(compress(self.known, still))
-        rows = [self.batch.rows[n - self.first_row] for n in stale]
+        stale = numbers[~still].tolist()
+        self.known = list(compress(self.known, still.tolist()))
+        rows = _take(self.batch, [n - self.first_row for n in stale])
         self.remapped.append(mapper.submit(self.batch.columns, rows, stale))
 
 
@@ -121,28 +135,47 @@ def _submit(
     writer: ProfileWriter,
     stored: StoredFingerprints | None,
 ) -> _Pending:
-    """Start mapping a batch; with fingerprints, rows a stored profile already holds are only keyed."""
+    """Start mapping a batch; with fingerprints, rows a stored profile already holds are only keyed (from
+    an ``ArrowBatch``, only their key and cursor columns are made Python values)."""
     if fingerprinter is None:
-        return _Pending(mapper.submit(batch.columns, batch.rows, row_numbers))
-    prints = fingerprinter.of(batch.columns, batch.rows)
-    if stored is not None:
-        hits = stored.known(prints)
+        return _Pending(mapper.submit(batch.columns, _take(batch, range(len(batch.rows))), row_numbers))
+    if isinstance(batch, ArrowBatch):
+        data = fingerprinter.of_arrow(batch.columns, batch.type_oids, batch.arrow)
     else:
-        in_store = writer.known_fingerprints(prints)
-        hits = [p in in_store for p in prints]
-    read = mapper.row_mapper(batch.columns).known_rows(
-        list(compress(batch.rows, hits)), list(compress(row_numbers, hits))
+        data = b"".join(fingerprinter.of(batch.columns, batch.rows))
+    prints = BatchFingerprints(row_numbers.start, data)
+    if stored is not None:
+        hits = stored.known_pairs(prints.pairs())
+    else:
+        in_store = writer.known_fingerprints(list(prints.values()))
+        hits = np.fromiter((p in in_store for p in prints.values()), dtype=np.bool_, count=len(prints))
+    row_mapper = mapper.row_mapper(batch.columns)
+    positions = np.flatnonzero(hits)
+    read = row_mapper.known_rows(
+        _take(batch, positions.tolist(), row_mapper.known_columns), (positions + row_numbers.start).tolist()
     )
-    known = [item for item in read if item is not None]
+    known: list[Known] = list(filter(None, read))  # a Known is a non-empty tuple; None: key unreadable
     to_map: list[tuple[Any, ...]] = []
     numbers: list[int] = []
     if len(known) < len(batch.rows):  # rows not known, or whose key cannot be read (mapped: rejected)
-        keyed = {item.row_no for item in known}
-        numbers = [n for n in row_numbers if n not in keyed]
-        to_map = [batch.rows[n - row_numbers.start] for n in numbers]
-    fingerprints = dict(zip(row_numbers, prints, strict=True))
+        unread = np.fromiter(map(_is_none, read), dtype=np.bool_, count=len(read))
+        hits[positions[unread]] = False
+        missing = np.flatnonzero(~hits).tolist()
+        numbers = [row_numbers.start + p for p in missing]
+        to_map = _take(batch, missing)
     submitted = mapper.submit(batch.columns, to_map, numbers)
-    return _Pending(submitted, known, fingerprints, batch if known else None, row_numbers.start)
+    return _Pending(submitted, known, prints, batch if known else None, row_numbers.start)
+
+
+def _take(
+    batch: Batch, positions: Sequence[int], only: frozenset[int] | None = None
+) -> list[tuple[Any, ...]]:
+    """A batch's rows at these positions (``only``: the columns that must hold values; an ArrowBatch
+    leaves the others None instead of converting them)."""
+    rows = batch.rows
+    if isinstance(rows, ArrowRows):
+        return rows.take(positions, only)
+    return [rows[p] for p in positions]
 
 
 def run_import(
@@ -175,10 +208,14 @@ def run_import(
     )
     last_item = cursor_state.load()
     report.cursor_before = report.cursor_after = last_item
-    locator, mapper, fingerprinter = run_mapping(spec, database, mapping_workers)
+    # Batches that are mostly fingerprinted rather than mapped are read as Arrow where the source has a
+    # columnar reader (sources/arrow_text.py: PostgreSQL); their fetch then leaves the GIL free, and this
+    # process maps emails and phones with Arrow's kernels too.
+    columnar = fingerprints_apply(spec) and source.has_columnar_reader() and config.columnar_reader()
+    locator, mapper, fingerprinter = run_mapping(spec, database, mapping_workers, vectorised=columnar)
     filled = fields_to_fill(spec, database, locator.fields) if locator is not None else ()
     try:
-        with open_store(store_conn_id) as (store_dialect, connection):
+        with _heap_frozen(), open_store(store_conn_id) as (store_dialect, connection):
             report.schema_changes = [
                 c.description for c in ensure_schema(store_dialect, connection, database)
             ]
@@ -215,7 +252,9 @@ def run_import(
             while True:
                 before_part = run.last_item
                 report.parts += 1
-                batches = extract_part(source, spec.source.conn_id, query, run.last_item, batch_size)
+                batches = extract_part(
+                    source, spec.source.conn_id, query, run.last_item, batch_size, columnar=columnar
+                )
                 with closing(batches):  # however the part ends, the source is closed before going on
                     read_in_part = run.part(batches)
                 if shape is not None and run.progress is not None:
@@ -230,6 +269,25 @@ def run_import(
     finally:
         mapper.close()
     return report
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Tune the garbage collector for the run. A batch makes tens of thousands of tuples (rows, keys,
+    Known rows) that live until the batch is written: with the default thresholds (a young collection
+    every 700 allocations) they are walked and promoted again and again, and each full collection also
+    walks every object alive before the run (Airflow's, the libraries': hundreds of thousands). So the
+    run collects its young objects every 100,000 allocations (about once a batch) and moves the older
+    objects out of the collector's reach (``gc.freeze``); both are restored afterwards. Measured with
+    benchmarks/import_benchmark.py on 200,000 rows (the unchanged re-run): see benchmarks/README.md."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _never(_: str | None) -> bool:

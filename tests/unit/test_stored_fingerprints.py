@@ -88,3 +88,15 @@ def test_row_fingerprints_are_stable_and_cover_values_msgpack_cannot_encode() ->
     assert again == list(reversed(first))  # per row, not per batch; the same in another instance
     other = RowFingerprints(make_spec(), make_database(), None).of(("a", "b", "c", "d", "x"), rows)
     assert set(other).isdisjoint(first)  # the column names are part of the key
+
+
+def test_batch_fingerprints_are_read_by_row_number_from_one_buffer() -> None:
+    from customer_import.fingerprints import BatchFingerprints
+
+    prints = BatchFingerprints(101, b"".join(fp(n) for n in range(3)))
+    assert len(prints) == 3 and list(prints) == [101, 102, 103]
+    assert prints[102] == fp(1) and prints.get(104) is None and prints.get(100) is None
+    assert dict(prints) == {101: fp(0), 102: fp(1), 103: fp(2)}
+    stored = StoredFingerprints([fp(1) + fp(7)], 2)
+    assert stored.known_pairs(prints.pairs()).tolist() == [False, True, False]
+    assert stored.known_pairs(prints.pairs([103, 102])).tolist() == [False, True]

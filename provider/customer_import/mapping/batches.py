@@ -127,25 +127,32 @@ class ProcessBatchMapper:
 
 
 def batch_mapper(
-    spec: ImportSpec, database: ProfileDatabase, locator: Any, workers: int, columnar: bool | None = None
+    spec: ImportSpec,
+    database: ProfileDatabase,
+    locator: Any,
+    workers: int,
+    columnar: bool | None = None,
+    vectorised: bool = False,
 ) -> InlineBatchMapper | ProcessBatchMapper:
-    """The run's batch mapper; ``columnar`` None reads ``[customer_import] columnar_mapping``."""
+    """The run's batch mapper; ``columnar`` None reads ``[customer_import] columnar_mapping``.
+    ``vectorised``: Arrow kernels in this process too (``ColumnarMapper``), for a run whose batches are
+    fetched without holding the GIL (the columnar reader, ``sources/arrow_text.py``)."""
     if columnar is None:
         from customer_import.config import columnar_mapping
 
         columnar = columnar_mapping()
     if workers > 0:
         return ProcessBatchMapper(spec, database, workers, columnar)
-    return InlineBatchMapper(spec, database, locator, columnar)
+    return InlineBatchMapper(spec, database, locator, columnar, vectorised)
 
 
 def run_mapping(
-    spec: ImportSpec, database: ProfileDatabase, workers: int
+    spec: ImportSpec, database: ProfileDatabase, workers: int, vectorised: bool = False
 ) -> tuple[GeoLocator | None, InlineBatchMapper | ProcessBatchMapper, RowFingerprints | None]:
     """What one run (or partition) maps with: the IP locator (read once, before anything is written: a
     missing file fails here), the batch mapper and, where the import fingerprints its rows, the
     fingerprinter. The caller closes the mapper."""
     locator = locator_for(spec)
-    mapper = batch_mapper(spec, database, locator, workers)
+    mapper = batch_mapper(spec, database, locator, workers, vectorised=vectorised)
     fingerprinter = RowFingerprints(spec, database, locator) if fingerprints_apply(spec) else None
     return locator, mapper, fingerprinter

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from customer_import.exceptions import CustomerImportError
@@ -58,6 +58,7 @@ class Known(NamedTuple):
 
 
 _known = functools.partial(tuple.__new__, Known)  # Known(*fields) without NamedTuple's Python __new__
+_is_none = functools.partial(is_, None)
 _STATUSES = {status.value: status.value for status in SubscriptionStatus}
 _UNREADABLE = Unreadable
 _TEXT = FieldDef(type=FieldType.STRING)
@@ -265,6 +266,12 @@ class RowMapper:
             self._locate(values)
         return Record(row_no, cursor, key, values, subscriptions, key2)
 
+    @property
+    def known_columns(self) -> frozenset[int]:
+        """The columns ``known`` and ``known_rows`` read: the key's, the second key's, the cursor's."""
+        key = self._key_value_index if self._key_from_values else self._key_index
+        return frozenset(i for i in (key, self._key2_index, self._cursor_index) if i is not None and i >= 0)
+
     def known(self, row: Sequence[Any], row_no: int) -> Known | None:
         """The row as Known (its key read, nothing else mapped); None when its key or cursor cannot be read."""
         if self._cursor_index is not None and type(row[self._cursor_index]) is _UNREADABLE:
@@ -294,13 +301,13 @@ class RowMapper:
         coerce, index = self._key_value_coerce, self._key_value_index
         if self.key_column is not None and rows:  # the key read column-wise (mapping/columnar.py)
             undecided: set[int] = set()
-            keys = self.key_column([row[index] for row in rows], undecided)
-            cursors = [None] * len(rows) if cursor_index is None else [row[cursor_index] for row in rows]
-            # Known(row_no, cursor, key, None) built in C (map over zip), not by NamedTuple's Python __new__
-            known: list[Known | None] = list(
-                map(_known, zip(row_numbers, cursors, keys, repeat(None, len(keys)), strict=True))
-            )
-            for position in undecided.union(i for i, key in enumerate(keys) if key is None):
+            # Columns taken, Known(row_no, cursor, key, None) built and empty keys found in C (map, zip,
+            # compress), not in a Python loop per row: this runs for every unchanged row of a re-run.
+            keys = self.key_column(list(map(itemgetter(index), rows)), undecided)
+            cursors = repeat(None) if cursor_index is None else map(itemgetter(cursor_index), rows)
+            known: list[Known | None] = list(map(_known, zip(row_numbers, cursors, keys, repeat(None))))
+            undecided.update(compress(range(len(keys)), map(_is_none, keys)))
+            for position in undecided:
                 known[position] = None
             return known
         out: list[Known | None] = []

@@ -11,7 +11,7 @@ fetch in flight, as it would have waited in that fetch without the helper.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -28,7 +28,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Batch:
     columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]]  # a list, or rows made when asked for (``arrow_text.ArrowRows``)
+
+
+@dataclass(frozen=True)
+class ArrowBatch(Batch):
+    """A batch of the columnar reader (``sources/arrow_text.py``): its columns as the server's text."""
+
+    arrow: Any  # pyarrow.RecordBatch
+    type_oids: tuple[int, ...]
 
 
 @contextmanager
@@ -80,9 +88,12 @@ def extract_part(
     last_item: Any,
     batch_size: int,
     bound: Mapping[str, Any] | None = None,
+    columnar: bool = False,
 ) -> Generator[Batch, None, None]:
     """Yield the rows of one query execution in batches of at most ``batch_size`` (``fetchmany``).
-    ``bound``: more named parameters, each written in ``query`` as its bare name (a partition's bounds)."""
+    ``bound``: more named parameters, each written in ``query`` as its bare name (a partition's bounds).
+    ``columnar``: where the dialect has a columnar reader (``SourceDialect.columnar``), read with it and
+    yield ``ArrowBatch`` es."""
     problems = check_query(query, dialect.sqlglot_dialect)
     if problems:
         raise QueryError(f"the query is refused for a {dialect.name} source: {'; '.join(problems)}")
@@ -94,25 +105,60 @@ def extract_part(
         with _source_errors(dialect, conn_id, "connecting"):
             cursor = session.__enter__()
         stack.push(_closing_session(dialect, conn_id, session))
+        params = {PARAM_NAME: last_item, **(bound or {})} if takes_param else None
+        if columnar:
+            with _source_errors(dialect, conn_id, "running the query"):
+                arrow_read = dialect.columnar(cursor, text, params)
+            if arrow_read is not None:
+                yield from _columnar_part(dialect, conn_id, arrow_read, batch_size, stack)
+                return
         with _source_errors(dialect, conn_id, "running the query"):
-            if takes_param:
-                cursor.execute(text, {PARAM_NAME: last_item, **(bound or {})})
+            if params is not None:
+                cursor.execute(text, params)
             else:
                 cursor.execute(text)
             columns = tuple(str(d[0]) for d in cursor.description or ())
 
-        def fetch() -> list[tuple[Any, ...]]:
+        def fetch() -> Batch | None:
             with _source_errors(dialect, conn_id, "reading rows"):
                 rows = cursor.fetchmany(batch_size)
-            return dialect.normalise_rows(rows)
+            return Batch(columns, dialect.normalise_rows(rows)) if rows else None
 
-        if not dialect.fetch_ahead:
-            while rows := fetch():
-                yield Batch(columns, rows)
-            return
-        # Leaving the with-block (end, error, or the caller closing this generator) waits for the helper.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="customer-import-fetch") as helper:
-            ahead = helper.submit(fetch)
-            while rows := ahead.result():  # a source error of this batch is raised here, in order
-                ahead = helper.submit(fetch)
-                yield Batch(columns, rows)
+        yield from _fetched(fetch, dialect.fetch_ahead)
+
+
+def _fetched(fetch: Callable[[], Batch | None], ahead: bool) -> Iterator[Batch]:
+    """The batches ``fetch`` returns until None; with ``ahead``, each next one fetched in a helper thread
+    while the caller works on the one before."""
+    if not ahead:
+        while batch := fetch():
+            yield batch
+        return
+    # Leaving the with-block (end, error, or the caller closing this generator) waits for the helper.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="customer-import-fetch") as helper:
+        future = helper.submit(fetch)
+        while batch := future.result():  # a source error of this batch is raised here, in order
+            future = helper.submit(fetch)
+            yield batch
+
+
+def _columnar_part(
+    dialect: SourceDialect, conn_id: str, read: Any, batch_size: int, stack: ExitStack
+) -> Iterator[Batch]:
+    """One part through the columnar reader: its own session (closed before the psycopg one)."""
+    from customer_import.sources import arrow_text
+
+    session = arrow_text.record_batches(read, batch_size)
+    with _source_errors(dialect, conn_id, "running the query"):
+        next_batch = session.__enter__()
+    stack.push(_closing_session(dialect, conn_id, session))
+
+    def fetch() -> Batch | None:
+        with _source_errors(dialect, conn_id, "reading rows"):
+            arrow = next_batch()
+        if arrow is None:
+            return None
+        rows = arrow_text.ArrowRows(arrow, read.converters, dialect.normalise_column)
+        return ArrowBatch(read.columns, rows, arrow, read.type_oids)
+
+    yield from _fetched(fetch, dialect.fetch_ahead)

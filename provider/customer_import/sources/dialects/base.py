@@ -57,6 +57,15 @@ class SourceDialect:
         raise NotImplementedError
         yield  # pragma: no cover
 
+    def has_columnar_reader(self) -> bool:
+        """Whether ``columnar`` can read this dialect's queries (its libraries are installed)."""
+        return False
+
+    def columnar(self, cursor: Any, text: str, params: dict[str, Any] | None) -> Any:
+        """The columnar read of this query (``sources/arrow_text.ArrowText``) on the session of
+        ``cursor``, or None where this dialect or session has none: the rows are then fetched."""
+        return None
+
     @staticmethod
     def statement_timeout() -> int:
         """``[customer_import] statement_timeout_seconds`` (0: none), read when a session opens."""
@@ -86,11 +95,14 @@ class SourceDialect:
             if set(map(type, rows)) == {tuple}:
                 return rows if isinstance(rows, list) else list(rows)  # type: ignore[arg-type]
             return [tuple(row) for row in rows]
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for index, column in enumerate(columns):
-            if not set(map(type, column)) <= self.plain_types:
-                columns[index] = tuple(map(self.normalise, column))
+        columns = [self.normalise_column(column) for column in zip(*rows, strict=True)]
         return list(zip(*columns, strict=True))
+
+    def normalise_column(self, values: Sequence[Any]) -> Sequence[Any]:
+        """One column of a batch as plain values (itself when it holds only plain ones)."""
+        if set(map(type, values)) <= self.plain_types:
+            return values
+        return tuple(map(self.normalise, values))
 
     def normalise(self, value: Any) -> Any:
         """A driver value as a plain Python value (what mapping and the cursor expect)."""

@@ -44,8 +44,28 @@ class PostgresSource(SourceDialect):
                 with closing(connection.cursor()) as setup:
                     setup.execute("SELECT set_config('statement_timeout', %s, true)", (f"{timeout * 1000}",))
             register_postgres_loaders(connection)  # values psycopg cannot load become markers (values.py)
+            # Describing a query for the columnar reader runs on this session (``columnar``).
             # A named (server-side) cursor: rows stream in fetchmany-sized chunks, not all at once.
             with closing(connection.cursor(name="customer_import_extract")) as cursor:
                 cursor.itersize = batch_size
                 yield cursor
             connection.rollback()
+
+    def has_columnar_reader(self) -> bool:
+        from customer_import.sources import arrow_text
+
+        return arrow_text.available()
+
+    def columnar(self, cursor: Any, text: str, params: dict[str, Any] | None) -> Any:
+        """The query read as Arrow text (``sources/arrow_text.py``), with its parameters inlined as
+        literals (psycopg's quoting); None where ADBC is missing or the session is not UTF-8."""
+        from customer_import.sources import arrow_text
+
+        connection = cursor.connection
+        if not arrow_text.usable(connection):
+            return None
+        from psycopg import ClientCursor
+
+        with closing(ClientCursor(connection)) as client:
+            literal = client.mogrify(text, params) if params is not None else text
+        return arrow_text.describe(connection, literal, self.statement_timeout())

@@ -292,6 +292,7 @@ class PhaseTimer:
         self.missing: list[str] = []
         self.writing = False  # inside ProfileWriter.write; statements outside it are set-up
         self.looking = False  # inside ProfileWriter.known_fingerprints (timed as a whole)
+        self.submitting = False  # inside importer._submit
         self._restore: list[tuple[Any, str, Any]] = []
 
     def _wrap(
@@ -353,6 +354,8 @@ class PhaseTimer:
 
         from customer_import import importer
         from customer_import.fingerprints import RowFingerprints, StoredFingerprints
+        from customer_import.mapping.batches import InlineBatchMapper
+        from customer_import.mapping.mapper import RowMapper
         from customer_import.sources.arrow_text import ArrowRows
         from customer_import.store.dialects import PostgresStore
         from customer_import.store.writer import ProfileWriter
@@ -360,13 +363,17 @@ class PhaseTimer:
         self._wrap_generator(importer, "extract_part", "extract")
         self._wrap(psycopg.ServerCursor, "fetchmany", lambda _: "fetchmany")
         self._wrap(importer, "_write_batch", lambda _: "batch")
-        self._wrap(importer, "_submit", lambda _: "submit")
+        self._wrap(importer, "_submit", lambda _: "submit", flag=True, flag_name="submitting")
         self._wrap(RowFingerprints, "of", lambda _: "fingerprints")
         self._wrap(RowFingerprints, "of_arrow", lambda _: "fingerprints")
         self._wrap(ArrowRows, "take", lambda _: "rows")
+        # rows mapped again by _Pending.recheck (outside _submit) stay in "other"
+        self._wrap(InlineBatchMapper, "submit", lambda _: "map rows" if self.submitting else "recheck")
+        self._wrap(RowMapper, "known_from_columns", lambda _: "known keys")
+        self._wrap(ArrowRows, "columns", lambda _: "rows")
         self._wrap(AdbcRecordBatchReader, "read_next_batch", lambda _: "fetchmany")
         self._wrap(ProfileWriter, "known_fingerprints", lambda _: "lookup", flag=True, flag_name="looking")
-        self._wrap(StoredFingerprints, "known", lambda _: "lookup")
+        self._wrap(StoredFingerprints, "known_pairs", lambda _: "lookup")
         self._wrap(ProfileWriter, "stored_fingerprints", lambda _: "load", flag=True, flag_name="looking")
         self._wrap(importer.DuplicateKeyFilter, "apply", lambda _: "dedupe")
         self._wrap(ProfileWriter, "write", lambda _: "write", flag=True)
@@ -394,15 +401,20 @@ class PhaseTimer:
             "source fingerprints: read the store's, once a run": s["load"],
             "source fingerprints: look up (in memory, or in the store)": s["lookup"],
             "columnar reader: rows made Python values (to map; known rows' key and cursor)": s["rows"],
-            "map + validate rows (batch mapper, known rows' keys, rejections)": (
+            "map + validate: rows not known (batch mapper, in this process)": s["map rows"],
+            "map + validate: known rows' keys (and cursor values)": s["known keys"],
+            "map + validate: the rest (rejections, known rows merged, in-flight mapping)": (
                 s["submit"]
                 - s["fingerprints"]
                 - s["lookup"]
                 - s["rows"]
+                - s["map rows"]
+                - s["known keys"]
                 + s["batch"]
                 - s["dedupe"]
                 - s["write"]
             ),
+            "map again: known rows whose fingerprint the batch before replaced": s["recheck"],
             "de-duplicate keys": s["dedupe"],
             "write: Python (adapt values to stage rows)": s["write"] - sum(v for _, v in statements),
             **{f"write: {name}": seconds for name, seconds in statements},
@@ -421,7 +433,9 @@ def ru_maxrss() -> int:
 
 def top_functions(profiler: cProfile.Profile, limit: int = 25) -> str:
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(limit)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
+        limit
+    )
     text = re.sub(r"\S*/(?:site-packages|provider)/", "", out.getvalue())  # package-relative paths
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)

@@ -163,6 +163,20 @@ class BatchFingerprints(Mapping[int, bytes]):
     def __len__(self) -> int:
         return self._count
 
+    def among(self, row_numbers: Any, prints: Iterable[bytes]) -> Any:
+        """Per row number (a numpy array): whether its fingerprint is one of ``prints`` (a numpy bool
+        array; ``prints`` are few, the rows a whole batch)."""
+        wanted = {p for p in prints if len(p) == FINGERPRINT_BYTES}
+        if not wanted:
+            return np.zeros(len(row_numbers), dtype=np.bool_)
+        mine = self.pairs(row_numbers)
+        highs = _pairs(b"".join(wanted))[:, 0]
+        found = np.flatnonzero(np.isin(mine[:, 0], highs))  # candidates by the first half, then exactly
+        out = np.zeros(len(row_numbers), dtype=np.bool_)
+        for index in found.tolist():
+            out[index] = self[int(row_numbers[index])] in wanted
+        return out
+
     def pairs(self, row_numbers: Any = None) -> Any:
         """The fingerprints (of these row numbers, a numpy array) as an (n, 2) array of native uint64."""
         pairs = _pairs(self.data)

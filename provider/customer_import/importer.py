@@ -41,7 +41,7 @@ from customer_import.sources.dialects import SourceDialect
 from customer_import.sources.extract import ArrowBatch, Batch, extract_part
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
-from customer_import.spec.vocab import DuplicateKeys
+from customer_import.spec.vocab import DuplicateKeys, MatchBy
 from customer_import.store import batch_sql, staged_batches
 from customer_import.store.connection import open_store
 from customer_import.store.staged_batches import StagedBatches, StagedLoad
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 Keyed = TypeVar("Keyed", Record, Known, Record | Known)
 _KEY = attrgetter("key", "key2")
+_KEY1 = attrgetter("key")
 _ROW_NO = attrgetter("row_no")
 _is_none = partial(is_, None)
 
@@ -63,13 +64,15 @@ class DuplicateKeyFilter:
     batch (that earlier row stays written); ``last`` lets the later row update the profile again.
     """
 
-    def __init__(self, policy: DuplicateKeys) -> None:
+    def __init__(self, policy: DuplicateKeys, *, single_key: bool = False) -> None:
+        """``single_key``: the records have no second key (``key2`` always None): the key alone is compared."""
         self.policy = policy
         self.seen: set[Any] = set()
+        self._key = _KEY1 if single_key else _KEY
 
     def apply(self, records: Sequence[Keyed]) -> tuple[list[Keyed], list[Keyed], list[Keyed]]:
         """Split a batch (in source order) into (kept, skipped, rejected)."""
-        keys = list(map(_KEY, records))
+        keys = list(map(self._key, records))
         count = len(keys)
         seen = self.seen
         if self.policy is DuplicateKeys.LAST:
@@ -95,6 +98,12 @@ class DuplicateKeyFilter:
         return list(compress(records, keep)), [], [r for r, k in zip(records, keep, strict=True) if not k]
 
 
+def _duplicate_filter(spec: ImportSpec) -> DuplicateKeyFilter:
+    """A part's duplicate-key filter (only push-subscription matching has a second key)."""
+    single = spec.target.matching.by is not MatchBy.PUSH_SUBSCRIPTION
+    return DuplicateKeyFilter(spec.prevent_duplication.duplicate_keys, single_key=single)
+
+
 @dataclass
 class _Pending:
     """A batch read and being mapped: its mapped rows (when ready), known rows and fingerprints."""
@@ -112,17 +121,18 @@ class _Pending:
         mapped = self.mapped()
         return [*mapped, *(item for more in self.remapped for item in more())] if self.remapped else mapped
 
-    def recheck(self, stored: StoredFingerprints, mapper: InlineBatchMapper | ProcessBatchMapper) -> None:
-        """Map the known rows whose fingerprints the batch before has just replaced (see _Run.part)."""
-        if not self.known or self.batch is None:
+    def recheck(self, replaced: list[bytes], mapper: InlineBatchMapper | ProcessBatchMapper) -> None:
+        """Map the known rows whose fingerprints the batch before has just replaced (see _Run.part): they
+        were looked up before that batch was written, and these are all it took off stored profiles."""
+        if not self.known or self.batch is None or not replaced:
             return
         assert isinstance(self.fingerprints, BatchFingerprints)
         numbers = np.fromiter(map(_ROW_NO, self.known), dtype=np.int64, count=len(self.known))
-        still = stored.known_pairs(self.fingerprints.pairs(numbers))
-        if still.all():
+        gone = self.fingerprints.among(numbers, replaced)
+        if not gone.any():
             return
-        stale = numbers[~still].tolist()
-        self.known = list(compress(self.known, still.tolist()))
+        stale = numbers[gone].tolist()
+        self.known = list(compress(self.known, (~gone).tolist()))
         rows = _take(self.batch, [n - self.first_row for n in stale])
         self.remapped.append(mapper.submit(self.batch.columns, rows, stale))
 
@@ -151,9 +161,13 @@ def _submit(
         hits = np.fromiter((p in in_store for p in prints.values()), dtype=np.bool_, count=len(prints))
     row_mapper = mapper.row_mapper(batch.columns)
     positions = np.flatnonzero(hits)
-    read = row_mapper.known_rows(
-        _take(batch, positions.tolist(), row_mapper.known_columns), (positions + row_numbers.start).tolist()
-    )
+    numbered = (positions + row_numbers.start).tolist()
+    read = None
+    if isinstance(batch.rows, ArrowRows):  # only the key and cursor columns become Python values
+        columns = batch.rows.columns(positions.tolist(), row_mapper.known_columns)
+        read = row_mapper.known_from_columns(columns, numbered)
+    if read is None:
+        read = row_mapper.known_rows(_take(batch, positions.tolist(), row_mapper.known_columns), numbered)
     known: list[Known] = list(filter(None, read))  # a Known is a non-empty tuple; None: key unreadable
     to_map: list[tuple[Any, ...]] = []
     numbers: list[int] = []
@@ -298,7 +312,7 @@ def _write_staged(run: _Run, staged: StagedBatches, offsets: dict[int, int]) -> 
     """Write the batches the partitions staged (``initial_load``), in cursor order, each deleted in the
     transaction that writes it; a partition's rows are numbered after those of the partitions before it
     (``offsets``), as one part would number them."""
-    run.duplicates = DuplicateKeyFilter(run.spec.prevent_duplication.duplicate_keys)
+    run.duplicates = _duplicate_filter(run.spec)
     batches = staged.pending()
     run.report.parts += len({b.partition for b in batches})
     log.info(
@@ -364,7 +378,7 @@ class _Run:
         the part before (the rest of its last value), with the same duplicate-key filter and progress."""
         report = self.report
         if not continued:
-            self.duplicates = DuplicateKeyFilter(self.spec.prevent_duplication.duplicate_keys)
+            self.duplicates = _duplicate_filter(self.spec)
             if self.shape is not None:
                 self.progress = PartProgress(
                     self.last_item,
@@ -400,7 +414,7 @@ class _Run:
             if pending is not None:
                 replaced = self.commit(pending)
                 if replaced and self.stored is not None:
-                    submitted.recheck(self.stored, self.mapper)
+                    submitted.recheck(replaced, self.mapper)
             pending = submitted
         if pending is not None:
             self.commit(pending)
@@ -505,14 +519,17 @@ def _write_batch(
     then: Callable[[Any], None] | None = None,
 ) -> list[bytes]:
     """Write a batch and account for its rows; return the fingerprints it replaced."""
-    records: list[Record | Known] = []
+    mapped_records: list[Record] = []
     rejections: list[Rejection] = []
     for item in mapped:
         if isinstance(item, Rejection):
             rejections.append(item)
         else:
-            records.append(item)
-    if pending.known or pending.remapped:
+            mapped_records.append(item)
+    if pending.remapped:
+        mapped_records.sort(key=_ROW_NO)  # rows mapped again come after the batch's others
+    records: list[Record | Known] = list(mapped_records)
+    if pending.known:
         records.extend(pending.known)
         records.sort(key=_ROW_NO)  # duplicate_keys first/last follow the source order
     kept, skipped, rejected = duplicates.apply(records)
@@ -528,7 +545,10 @@ def _write_batch(
                 record.key,
             )
         )
-    to_write = [r for r in kept if isinstance(r, Record)]
+    # The mapped records kept (the known ones are only counted): filtered by identity, so that a
+    # batch of mostly known rows costs nothing per known row here.
+    dropped = set(map(id, skipped)).union(map(id, rejected))
+    to_write = [r for r in mapped_records if id(r) not in dropped] if dropped else mapped_records
     by_row = {r.row_no: r for r in to_write}
     ambiguous: list[Rejection] = []
 

@@ -100,3 +100,17 @@ def test_batch_fingerprints_are_read_by_row_number_from_one_buffer() -> None:
     stored = StoredFingerprints([fp(1) + fp(7)], 2)
     assert stored.known_pairs(prints.pairs()).tolist() == [False, True, False]
     assert stored.known_pairs(prints.pairs([103, 102])).tolist() == [False, True]
+
+
+def test_batch_fingerprints_find_the_rows_holding_replaced_ones() -> None:
+    import numpy as np
+
+    from customer_import.fingerprints import BatchFingerprints
+
+    prints = BatchFingerprints(11, b"".join(fp(n) for n in range(5)))
+    rows = np.array([11, 13, 14, 15])
+    assert prints.among(rows, [fp(2), fp(4), b"short"]).tolist() == [False, True, False, True]
+    assert prints.among(rows, []).tolist() == [False] * 4
+    # the same first half with another second half is not a match
+    twin = fp(2)[:8] + bytes(8)
+    assert prints.among(rows, [twin]).tolist() == [False] * 4

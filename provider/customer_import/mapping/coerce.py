@@ -322,7 +322,8 @@ def _build_date(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
         return (moment if moment.tzinfo is None else moment.astimezone(zone)).date()
 
     @functools.lru_cache(maxsize=65536)
-    def parse(text: str) -> date:
+    def parsed(text: str) -> date | None:
+        """The date, or None where the text is not one (cached too: strptime's failures are slow)."""
         try:
             if fmt is not None:
                 return of_datetime(datetime.strptime(text, fmt))
@@ -331,7 +332,13 @@ def _build_date(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
             except ValueError:
                 return of_datetime(datetime.fromisoformat(text))
         except (ValueError, OverflowError):
-            raise ValueRejected(INVALID_DATE, f"{_show(text)} is not a date in format {described}") from None
+            return None
+
+    def parse(text: str) -> date:
+        value = parsed(text)
+        if value is None:
+            raise ValueRejected(INVALID_DATE, f"{_show(text)} is not a date in format {described}")
+        return value
 
     def convert(value: Any) -> date:
         if isinstance(value, str):

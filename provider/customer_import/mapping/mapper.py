@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import is_, itemgetter
@@ -289,39 +289,48 @@ class RowMapper:
         return Known(row_no, self.cursor_value(row), key, key2)
 
     def known_rows(self, rows: Sequence[Sequence[Any]], row_numbers: Sequence[int]) -> list[Known | None]:
-        """``known`` for many rows (a loop without per-row calls where the key is one mapped field)."""
+        """``known`` for many rows (column-wise where the key is one mapped field: ``known_from_columns``)."""
+        if rows and self._key_from_values and self._key2_index is None:
+            columns = {index: list(map(itemgetter(index), rows)) for index in self.known_columns}
+            found = self.known_from_columns(columns, row_numbers)
+            if found is not None:
+                return found
+        return [self.known(row, row_no) for row, row_no in zip(rows, row_numbers, strict=True)]
+
+    def known_from_columns(
+        self, columns: Mapping[int, Sequence[Any]], row_numbers: Sequence[int]
+    ) -> list[Known | None] | None:
+        """``known_rows`` from the ``known_columns`` alone (values by column index); None where whole rows
+        are needed (a key that is not one mapped field, a second key, an unreadable cursor value)."""
+        if not (self._key_from_values and self._key2_index is None):
+            return None
         cursor_index = self._cursor_index
-        if not (self._key_from_values and self._key2_index is None) or (
-            cursor_index is not None
-            and rows
-            and _UNREADABLE in set(map(type, map(itemgetter(cursor_index), rows)))
-        ):
-            return [self.known(row, row_no) for row, row_no in zip(rows, row_numbers, strict=True)]
+        cursors = columns[cursor_index] if cursor_index is not None else None
+        if cursors is not None and _UNREADABLE in set(map(type, cursors)):
+            return None
         assert self._key_value_coerce is not None
-        coerce, index = self._key_value_coerce, self._key_value_index
-        if self.key_column is not None and rows:  # the key read column-wise (mapping/columnar.py)
+        values = columns[self._key_value_index]
+        each_cursor = repeat(None) if cursors is None else cursors
+        if self.key_column is not None:  # the key read column-wise (mapping/columnar.py)
             undecided: set[int] = set()
-            # Columns taken, Known(row_no, cursor, key, None) built and empty keys found in C (map, zip,
-            # compress), not in a Python loop per row: this runs for every unchanged row of a re-run.
-            keys = self.key_column(list(map(itemgetter(index), rows)), undecided)
-            cursors = repeat(None) if cursor_index is None else map(itemgetter(cursor_index), rows)
-            known: list[Known | None] = list(map(_known, zip(row_numbers, cursors, keys, repeat(None))))
+            # Known(row_no, cursor, key, None) built and empty keys found in C (map, zip, compress), not
+            # in a Python loop per row: this runs for every unchanged row of a re-run.
+            keys = self.key_column(values, undecided)
+            known: list[Known | None] = list(map(_known, zip(row_numbers, each_cursor, keys, repeat(None))))
             undecided.update(compress(range(len(keys)), map(_is_none, keys)))
             for position in undecided:
                 known[position] = None
             return known
+        coerce = self._key_value_coerce
         out: list[Known | None] = []
         append = out.append
-        for row, row_no in zip(rows, row_numbers, strict=True):
+        for row_no, value, cursor in zip(row_numbers, values, each_cursor, strict=False):
             try:
-                key = coerce(row[index])
+                key = coerce(value)
             except ValueRejected:
                 append(None)
                 continue
-            if key is None:
-                append(None)
-            else:
-                append(Known(row_no, None if cursor_index is None else row[cursor_index], key))
+            append(None if key is None else Known(row_no, cursor, key))
         return out
 
     def _rejected_values(self, row: Sequence[Any], row_no: int, cursor: Any) -> Rejection:

@@ -155,6 +155,12 @@ class ArrowRows(Sequence[tuple[Any, ...]]):
         ]
         return list(zip(*columns, strict=True))
 
+    def columns(self, positions: Sequence[int], only: Collection[int]) -> dict[int, Sequence[Any]]:
+        """The values of these columns (by index) at these positions, as ``take`` would give them."""
+        indices = pa.array(positions, type=pa.int64())
+        batch, converters, normalise = self._batch, self._converters, self._normalise
+        return {index: normalise(converters[index](batch.column(index).take(indices))) for index in only}
+
     @overload
     def __getitem__(self, index: int) -> tuple[Any, ...]: ...
     @overload

@@ -107,7 +107,8 @@ def statement_timeout_seconds() -> int:
     read-only session, against a runaway query (a cross join, a sleep that slipped through).
 
     Each DBMS measures something a little different: PostgreSQL each statement (the query's DECLARE and
-    each FETCH of a batch from its server-side cursor), Oracle each round trip (``call_timeout``),
+    each FETCH of a batch from its server-side cursor; with the columnar reader the one COPY of the whole
+    read, docs/decisions/0008), Oracle each round trip (``call_timeout``),
     MariaDB ``max_statement_time`` / MySQL ``max_execution_time`` and ClickHouse ``max_execution_time``
     the query's execution, SQLite the whole read (a progress handler); SQL Server has no per-session
     statement timeout (pymssql's query timeout is a process-wide FreeTDS setting), so none is set there.

@@ -6,7 +6,9 @@ the 128-bit XXH3 of the row's values as the driver gave them (msgpack-encoded), 
 (BLAKE2b) from everything else that decides what becomes of a row: this package's version, the spec's target,
 mapping, subscriptions, duplicate prevention and time zone, the result's column names, the profile
 database definition and the IP-location data (not the query or the schedule: they choose rows, not what
-a row becomes). XXH3 rather than a keyed BLAKE2b: one C call a row instead of three, a third of the
+a row becomes). Rows the columnar reader reads (PostgreSQL, ``sources/arrow_text.py``) are fingerprinted
+over the server's text of their values instead, with two seeded polars row hashes (``of_arrow``,
+docs/decisions/0008). XXH3 rather than a keyed BLAKE2b: one C call a row instead of three, a third of the
 time (0.09 s instead of 0.36 s for 300,000 benchmark rows); the key is not a secret, it only keeps
 fingerprints of differently configured imports apart, and XXH3-128's collisions are as rare as its width
 says for data nobody chose to collide (a source that could would only hide its own change).

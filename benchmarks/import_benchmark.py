@@ -56,7 +56,7 @@ DEFAULT_ADMIN_DSN = os.environ.get(
 )
 SOURCE_CONN_ID = "bench_source"
 STORE_CONN_ID = "profile_store_default"
-OPTIONS: dict[str, Any] = {"mapping_workers": 0}  # set from the command line
+OPTIONS: dict[str, Any] = {"mapping_workers": 0, "profile_sort": "cumulative"}  # set from the command line
 MB = 1024 * 1024
 
 # The targets of issue 16 ("Speed, round 2: a columnar pipeline"): the upsert and the unchanged re-run
@@ -433,9 +433,7 @@ def ru_maxrss() -> int:
 
 def top_functions(profiler: cProfile.Profile, limit: int = 25) -> str:
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(
-        limit
-    )
+    pstats.Stats(profiler, stream=out).sort_stats(OPTIONS["profile_sort"]).print_stats(limit)
     text = re.sub(r"\S*/(?:site-packages|provider)/", "", out.getvalue())  # package-relative paths
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
@@ -908,6 +906,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=10_000, help="rows per batch (default 10,000)")
     parser.add_argument("--keep", action="store_true", help="keep the two databases (print their URIs)")
     parser.add_argument("--profile", action="store_true", help="run our two imports under cProfile")
+    parser.add_argument(
+        "--profile-sort",
+        choices=("cumulative", "tottime"),
+        default="cumulative",
+        help="order of --profile's top functions: cumulative time, or own time (tottime)",
+    )
     parser.add_argument("--dlt", action="store_true", help="also load with dlt (only if dlt is installed)")
     parser.add_argument("--pg", default=DEFAULT_ADMIN_DSN, help="admin DSN of the PostgreSQL server")
     parser.add_argument("--verbose", action="store_true", help="show the importer's per-batch log lines")
@@ -941,6 +945,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     OPTIONS["mapping_workers"] = args.mapping_workers
+    OPTIONS["profile_sort"] = args.profile_sort
     if args.row_mapper:
         os.environ["AIRFLOW__CUSTOMER_IMPORT__COLUMNAR_MAPPING"] = "false"
     if args.psycopg_reader:

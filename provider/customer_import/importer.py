@@ -148,7 +148,7 @@ def _submit(
     """Start mapping a batch; with fingerprints, rows a stored profile already holds are only keyed (from
     an ``ArrowBatch``, only their key and cursor columns are made Python values)."""
     if fingerprinter is None:
-        return _Pending(mapper.submit(batch.columns, _take(batch, range(len(batch.rows))), row_numbers))
+        return _Pending(mapper.submit(batch.columns, batch.row_list(), row_numbers))
     if isinstance(batch, ArrowBatch):
         data = fingerprinter.of_arrow(batch.columns, batch.type_oids, batch.arrow)
     else:
@@ -157,8 +157,9 @@ def _submit(
     if stored is not None:
         hits = stored.known_pairs(prints.pairs())
     else:
-        in_store = writer.known_fingerprints(list(prints.values()))
-        hits = np.fromiter((p in in_store for p in prints.values()), dtype=np.bool_, count=len(prints))
+        each = list(prints.values())
+        in_store = writer.known_fingerprints(each)
+        hits = np.fromiter((p in in_store for p in each), dtype=np.bool_, count=len(each))
     row_mapper = mapper.row_mapper(batch.columns)
     positions = np.flatnonzero(hits)
     numbered = (positions + row_numbers.start).tolist()

@@ -143,7 +143,7 @@ def stage_partition(
             with closing(batches):
                 for batch in batches:
                     numbers = range(read + 1, read + 1 + len(batch.rows))
-                    job = mapper.submit(batch.columns, list(batch.rows), numbers)
+                    job = mapper.submit(batch.columns, batch.row_list(), numbers)
                     prints = (
                         dict(zip(numbers, fingerprinter.of(batch.columns, batch.rows), strict=True))
                         if fingerprinter is not None

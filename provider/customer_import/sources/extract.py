@@ -30,6 +30,10 @@ class Batch:
     columns: tuple[str, ...]
     rows: Sequence[tuple[Any, ...]]  # a list, or rows made when asked for (``arrow_text.ArrowRows``)
 
+    def row_list(self) -> list[tuple[Any, ...]]:
+        """Every row as a list: the fetched list itself, or an ``ArrowRows`` made whole."""
+        return self.rows if isinstance(self.rows, list) else list(self.rows)
+
 
 @dataclass(frozen=True)
 class ArrowBatch(Batch):

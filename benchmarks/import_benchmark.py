@@ -284,16 +284,28 @@ class PhaseTimer:
     Mapping and validation is what ``_submit`` spends outside computing and looking up source
     fingerprints, plus what ``_write_batch`` spends outside de-duplication and the writer (rejections).
     Store statements run inside ``ProfileWriter.write`` are timed one by one and named by their text. A function
-    that a refactoring renamed is left untimed and listed in ``missing``, never guessed at.
+    that a refactoring renamed is left untimed and listed in ``missing``, never guessed at. What the helper
+    thread writing batches (``[customer_import] overlap_writes``) spends is timed apart (``bg: ``): it
+    overlaps the task thread's phases, which wait for it only in ``_Writing.result``.
     """
 
     def __init__(self) -> None:
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.missing: list[str] = []
-        self.writing = False  # inside ProfileWriter.write; statements outside it are set-up
-        self.looking = False  # inside ProfileWriter.known_fingerprints (timed as a whole)
-        self.submitting = False  # inside importer._submit
+        self._flags = threading.local()  # writing, looking, submitting: per thread
         self._restore: list[tuple[Any, str, Any]] = []
+
+    @property
+    def writing(self) -> bool:  # inside ProfileWriter.write; statements outside it are set-up
+        return getattr(self._flags, "writing", False)
+
+    @property
+    def looking(self) -> bool:  # inside ProfileWriter.known_fingerprints (timed as a whole)
+        return getattr(self._flags, "looking", False)
+
+    @property
+    def submitting(self) -> bool:  # inside importer._submit
+        return getattr(self._flags, "submitting", False)
 
     def _wrap(
         self,
@@ -311,14 +323,15 @@ class PhaseTimer:
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             if flag:
-                setattr(timer, flag_name, True)
+                setattr(timer._flags, flag_name, True)
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                timer.seconds[label(args)] += time.perf_counter() - start
+                helper = threading.current_thread() is not threading.main_thread()
+                timer.seconds[("bg: " if helper else "") + label(args)] += time.perf_counter() - start
                 if flag:
-                    setattr(timer, flag_name, False)
+                    setattr(timer._flags, flag_name, False)
 
         setattr(owner, name, timed)
         self._restore.append((owner, name, original))
@@ -363,6 +376,7 @@ class PhaseTimer:
         self._wrap_generator(importer, "extract_part", "extract")
         self._wrap(psycopg.ServerCursor, "fetchmany", lambda _: "fetchmany")
         self._wrap(importer, "_write_batch", lambda _: "batch")
+        self._wrap(importer._Writing, "result", lambda _: "wait write")
         self._wrap(importer, "_submit", lambda _: "submit", flag=True, flag_name="submitting")
         self._wrap(RowFingerprints, "of", lambda _: "fingerprints")
         self._wrap(RowFingerprints, "of_arrow", lambda _: "fingerprints")
@@ -387,12 +401,18 @@ class PhaseTimer:
             setattr(owner, name, original)
         self._restore.clear()
 
-    def breakdown(self, total: float) -> dict[str, float]:
-        """Phases adding up to ``total``; what no wrapper saw is the loop itself (cursor, report, connect)."""
-        s = self.seconds
-        statements = sorted(
-            ((k[6:], v) for k, v in s.items() if k.startswith("stmt: ")), key=lambda kv: -kv[1]
+    @staticmethod
+    def _statements(seconds: dict[str, float]) -> list[tuple[str, float]]:
+        return sorted(
+            ((k[6:], v) for k, v in seconds.items() if k.startswith("stmt: ")), key=lambda kv: -kv[1]
         )
+
+    def breakdown(self, total: float) -> dict[str, float]:
+        """Phases adding up to ``total``; what no wrapper saw is the loop itself (cursor, report, connect).
+        Then, outside the sum, what the helper thread writing batches spent while the phases went on."""
+        s = defaultdict(float, {k: v for k, v in self.seconds.items() if not k.startswith("bg: ")})
+        bg = defaultdict(float, {k[4:]: v for k, v in self.seconds.items() if k.startswith("bg: ")})
+        statements = self._statements(s)
         phases = {
             # The next batch is fetched (and normalised) in a helper thread while this one is mapped and
             # written: what the run waits for is what the helper had not finished.
@@ -418,11 +438,25 @@ class PhaseTimer:
             "de-duplicate keys": s["dedupe"],
             "write: Python (adapt values to stage rows)": s["write"] - sum(v for _, v in statements),
             **{f"write: {name}": seconds for name, seconds in statements},
+            "write: waiting for the batch the helper thread writes": s["wait write"],
             "set-up statements (ensure_schema)": s["setup"],
         }
         phases["other (connections, cursor advance, report)"] = total - sum(phases.values())
-        # Not part of the sum: the helper thread's fetch time, overlapped with the phases above.
-        phases["(overlapped) the helper thread's fetch (psycopg fetchmany or ADBC batches)"] = s["fetchmany"]
+        # Not part of the sum: the helper threads' time, overlapped with the phases above.
+        phases["(overlapped) the helper thread's fetch (psycopg fetchmany or ADBC batches)"] = (
+            s["fetchmany"] + bg["fetchmany"]
+        )
+        if bg["batch"]:
+            written = self._statements(bg)
+            phases["(overlapped) write thread: de-duplicate keys"] = bg["dedupe"]
+            phases["(overlapped) write thread: rejections and counts"] = (
+                bg["batch"] - bg["dedupe"] - bg["write"]
+            )
+            phases["(overlapped) write thread: Python (adapt values to stage rows)"] = bg["write"] - sum(
+                v for _, v in written
+            )
+            for name, seconds in written:
+                phases[f"(overlapped) write thread: {name}"] = seconds
         return phases
 
 
@@ -926,6 +960,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="read the source through psycopg ([customer_import] columnar_reader = false), for an A/B",
     )
     parser.add_argument(
+        "--no-overlap",
+        action="store_true",
+        help="write and map in turn ([customer_import] overlap_writes = false), for an A/B in one tree",
+    )
+    parser.add_argument(
         "--check-mapper",
         action="store_true",
         help="also map every source row with the row mapper and the columnar mapper and count differences",
@@ -950,6 +989,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AIRFLOW__CUSTOMER_IMPORT__COLUMNAR_MAPPING"] = "false"
     if args.psycopg_reader:
         os.environ["AIRFLOW__CUSTOMER_IMPORT__COLUMNAR_READER"] = "false"
+    if args.no_overlap:
+        os.environ["AIRFLOW__CUSTOMER_IMPORT__OVERLAP_WRITES"] = "false"
     results = Results(rows=args.rows, batch_size=args.batch_size, server=server_description(args.pg))
     profiles = results.profiles if args.profile else None
     with (

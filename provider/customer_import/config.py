@@ -93,6 +93,14 @@ def columnar_reader() -> bool:
     return value not in ("false", "0", "no", "off")
 
 
+def overlap_writes() -> bool:
+    """``[customer_import] overlap_writes``: write batch k into the store in a helper thread while this
+    process reads and maps batch k + 1 (the store's statements wait on the server, not on Python); false
+    writes and maps in turn. Default true."""
+    value = _option("overlap_writes").strip().lower()
+    return value not in ("false", "0", "no", "off")
+
+
 def fingerprint_cache_mb() -> int:
     """``[customer_import] fingerprint_cache_mb``: memory a ``skip_unchanged`` run may hold its store's
     source-row fingerprints in (17 bytes a profile; default 96, about 5.9 million profiles). A store with

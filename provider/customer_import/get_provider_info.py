@@ -81,6 +81,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "false",
                         "default": "true",
                     },
+                    "overlap_writes": {
+                        "description": "Write each batch into the store in a helper thread while the "
+                        "task reads and maps the next one; false writes and maps in turn.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "false",
+                        "default": "true",
+                    },
                     "keep_runs": {
                         "description": "How many of an import's latest runs keep their rejected rows in "
                         "the store's <database>_rejections (older runs' rows are deleted when a run starts).",

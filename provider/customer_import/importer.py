@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -259,6 +260,7 @@ def run_import(
                 _never if loading else _rereads(last_item, shape.inclusive) if shape is not None else None,
             )
             run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
+            run.overlap = store_dialect.writes_off_thread and config.overlap_writes()
             if loading:
                 assert initial_load is not None
                 staged = StagedBatches(store_dialect, connection, database.name, spec.name, run_id)
@@ -358,6 +360,39 @@ def _rereads(start: Any, inclusive: bool) -> Callable[[str | None], bool]:
     return again
 
 
+class _Writing:
+    """A batch being written into the store by a helper thread (``[customer_import] overlap_writes``).
+
+    Only one is in flight, and the task's thread waits for it before writing the next batch or saving
+    the cursor over it: batches are committed in order, each in its own transaction, exactly as without
+    the thread. The store's connection is used by one thread at a time (the task's thread reads no
+    fingerprints from the store while a batch is in flight: ``_Run.part``)."""
+
+    def __init__(self, pending: _Pending, write: Callable[[], list[bytes]]) -> None:
+        self.pending = pending
+        self._replaced: list[bytes] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(write,), name="customer-import-write")
+        self._thread.start()
+
+    def _run(self, write: Callable[[], list[bytes]]) -> None:
+        try:
+            self._replaced = write()
+        except BaseException as exc:  # raised in the task's thread by result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> list[bytes]:
+        """The fingerprints the batch replaced, once written; its error, if writing it failed."""
+        self.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._replaced
+
+
 @dataclass
 class _Run:
     """One run's parts: batches mapped in order, written in order, the cursor moved over each one written."""
@@ -371,6 +406,7 @@ class _Run:
     mapper: InlineBatchMapper | ProcessBatchMapper
     fingerprinter: RowFingerprints | None
     shape: CursorShape | None = None
+    overlap: bool = False  # write batch k in a helper thread while batch k + 1 is mapped
     duplicates: DuplicateKeyFilter = field(init=False)
     progress: PartProgress | None = field(init=False, default=None)
 
@@ -388,45 +424,84 @@ class _Run:
                     keep_tail=self.shape.limit is not None or self.shape.limit_unknown,
                 )
         read = 0
-        # Batch k is written (and the cursor saved) while batch k + 1 is being mapped (in a worker, with
-        # mapping_workers). Batch k + 1's known rows are then checked again against the fingerprints
-        # batch k replaced (forgotten by ``stored``). Looked up in the store instead, batch k is written
-        # first, so that batch k + 1's lookups see its writes.
-        pending: _Pending | None = None
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                break
-            except Exception:
-                # The source failed: what was read before is still written, then the run fails.
-                if pending is not None:
-                    self.commit(pending)
-                raise
-            row_numbers = range(report.read + 1, report.read + 1 + len(batch.rows))
-            report.read += len(batch.rows)
-            read += len(batch.rows)
-            report.batches += 1
-            if self.fingerprinter is not None and self.stored is None and pending is not None:
-                self.commit(pending)  # the store must hold batch k before batch k + 1 is looked up
-                pending = None
-            submitted = _submit(self.mapper, batch, row_numbers, self.fingerprinter, self.writer, self.stored)
-            submitted.rows, submitted.columns = batch.rows, batch.columns
-            if pending is not None:
-                replaced = self.commit(pending)
+        # Batch k + 1 is read and mapped while batch k is written (by a helper thread, with
+        # overlap_writes; else in turn, or while a worker maps it, with mapping_workers). Batch k + 1's
+        # known rows are then checked again against the fingerprints batch k replaced (forgotten by
+        # ``stored``), before it is written. Looked up in the store instead, batch k is written first,
+        # so that batch k + 1's lookups see its writes.
+        pending: _Pending | None = None  # mapped, not written yet (without overlap)
+        writing: _Writing | None = None  # being written by the helper thread
+        try:
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except Exception:
+                    # The source failed: what was read before is still written, then the run fails.
+                    if writing is not None:
+                        self.finish(writing)
+                        writing = None
+                    if pending is not None:
+                        self.commit(pending)
+                    raise
+                row_numbers = range(report.read + 1, report.read + 1 + len(batch.rows))
+                report.read += len(batch.rows)
+                read += len(batch.rows)
+                report.batches += 1
+                if self.fingerprinter is not None and self.stored is None:
+                    if writing is not None:  # the store must hold batch k before batch k + 1 is looked up
+                        self.finish(writing)
+                        writing = None
+                    if pending is not None:
+                        self.commit(pending)
+                        pending = None
+                submitted = _submit(
+                    self.mapper, batch, row_numbers, self.fingerprinter, self.writer, self.stored
+                )
+                submitted.rows, submitted.columns = batch.rows, batch.columns
+                replaced: list[bytes] = []
+                if writing is not None:
+                    replaced = self.finish(writing)
+                    writing = None
+                elif pending is not None:
+                    replaced = self.commit(pending)
                 if replaced and self.stored is not None:
                     submitted.recheck(replaced, self.mapper)
-            pending = submitted
-        if pending is not None:
-            self.commit(pending)
+                if self.overlap:
+                    writing = self.start(submitted)
+                else:
+                    pending = submitted
+            if writing is not None:
+                self.finish(writing)
+                writing = None
+            if pending is not None:
+                self.commit(pending)
+        finally:
+            if writing is not None:  # something else failed: the batch in flight ends before the store closes
+                writing.wait()
         return read
+
+    def _write(self, pending: _Pending, mapped: Mapped) -> list[bytes]:
+        """The store's part of committing a batch (the helper thread's, with overlap_writes)."""
+        return _write_batch(self.report, self.writer, self.duplicates, mapped, pending, self.spec.match_field)
 
     def commit(self, pending: _Pending) -> list[bytes]:
         """Write a batch, move the cursor over it; return the fingerprints it replaced."""
-        mapped = pending.all_mapped()
-        replaced = _write_batch(
-            self.report, self.writer, self.duplicates, mapped, pending, self.spec.match_field
-        )
+        return self.committed(pending, self._write(pending, pending.all_mapped()))
+
+    def start(self, pending: _Pending) -> _Writing:
+        """Start writing a mapped batch in the helper thread (this thread goes on reading and mapping)."""
+        mapped = pending.all_mapped()  # here: a worker's result is collected by the thread that asked
+        return _Writing(pending, partial(self._write, pending, mapped))
+
+    def finish(self, writing: _Writing) -> list[bytes]:
+        """Wait for a batch being written (its error is raised here), then move the cursor over it."""
+        return self.committed(writing.pending, writing.result())
+
+    def committed(self, pending: _Pending, replaced: list[bytes]) -> list[bytes]:
+        """After a batch is written: forget what it replaced, move the cursor over it (this thread saves
+        the cursor: Airflow's Variables are set from the task's own thread)."""
         if self.stored is not None:
             self.stored.forget(replaced)
         cursor = self.spec.source.cursor

@@ -5,6 +5,7 @@ run without fingerprints gives."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
 from customer_import.store.connection import open_store
 from customer_import.store.export import iter_profiles
+from customer_import.store.writer import ProfileWriter
 
 DATABASE = ProfileDatabase.model_validate(
     {"name": "fp", "fields": {"tier": {"type": "enum", "values": ["a", "b"]}}}
@@ -216,3 +218,67 @@ def test_imports_without_skip_unchanged_or_with_subscriptions_map_every_row(harn
         target={"database": "fp", "mode": "insert_only", "matching": {"by": "email_profile"}}
     )
     assert harness.run(insert_only) == {"skipped": 3, "failed": 1, "mapped": 4}
+
+
+def test_a_postgresql_store_is_written_by_a_helper_thread_a_sqlite_one_is_not(
+    harness: Harness, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[customer_import] overlap_writes: batch k is written by a helper thread while batch k + 1 is
+    mapped, where the store's server does the work (PostgreSQL); SQLite writes in the task's thread."""
+    threads: list[str] = []
+    write = ProfileWriter.write
+
+    def spy(self: ProfileWriter, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProfileWriter, "write", spy)
+    assert harness.run(batch_size=1) == {"created": 3, "failed": 1, "mapped": 4}
+    with open_store("store") as (dialect, _):
+        expected = "customer-import-write" if dialect.name == "postgres" else "MainThread"
+    assert threads == [expected] * 4
+    threads.clear()
+    monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__OVERLAP_WRITES", "false")
+    assert harness.run(batch_size=1) == {"unchanged": 3, "failed": 1, "mapped": 1}
+    assert threads == ["MainThread"] * 4
+
+
+def test_a_batch_that_fails_in_the_helper_thread_fails_the_run_after_the_batches_before(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper thread's error is the run's; the batches written before it stay written, and the
+    cursor moves only over them."""
+    calls: list[int] = []
+    write = ProfileWriter.write
+
+    def third_fails(self: ProfileWriter, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the store went away")
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProfileWriter, "write", third_fails)
+    spec = harness.spec(
+        source={
+            "conn_id": "src",
+            "query": "SELECT n, email, first_name, tier FROM t WHERE n > {lastItem} ORDER BY n",
+            "cursor": {"column": "n", "start_value": 0},
+        }
+    )
+    cursor = MemoryCursor(0)
+    with pytest.raises(RuntimeError, match="the store went away"):
+        run_import(
+            spec,
+            DATABASE,
+            query=spec.source.query,
+            source=source_dialect_for("sqlite"),
+            cursor_state=cursor,
+            run_id="r",
+            batch_size=1,
+            store_conn_id="store",
+            fingerprint_cache_mb=harness.cache_mb,
+        )
+    # Rows 1 and 2 were written, row 3's batch failed, row 4's was never written. The cursor holds back
+    # at 1: n = 2 may have more rows in the batch that failed (decision 0005), so they are read again.
+    assert cursor.value == 1
+    assert sorted(harness.profiles()) == ["ann@example.com", "bob@example.com"]

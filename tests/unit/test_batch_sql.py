@@ -178,3 +178,30 @@ def test_subscription_only_changes_count_as_updates_and_are_events() -> None:
 
 def test_identifiers_are_quoted_by_the_dialect() -> None:
     assert SqliteStore().quote('we"ird') == '"we""ird"'
+
+
+def test_the_folded_write_is_postgresql_s_and_probes_per_row() -> None:
+    assert sql.folded_write(SqliteStore(), plan(), events=True) is None  # no data-modifying CTEs
+    statement = sql.folded_write(PostgresStore(), plan(), events=True)
+    assert statement is not None and statement.startswith("WITH r AS MATERIALIZED (SELECT s.row_no, ")
+    # The matched profile is joined inside the per-row subquery (an index probe), not after it.
+    assert (
+        f"FROM {STAGE} s CROSS JOIN LATERAL (SELECT CASE WHEN m.n = 0 THEN nextval(pg_get_serial_sequence("
+        in statement
+    )
+    assert 'LEFT JOIN "shop_profiles" p ON p.profile_id = m.pid AND m.n = 1) x)' in statement
+    assert 'e AS (INSERT INTO "shop_events"' in statement
+    assert "shop_events" not in (sql.folded_write(PostgresStore(), plan(), events=False) or "")
+    assert "nextval" not in (
+        sql.folded_write(PostgresStore(), plan(ImportMode.UPDATE_ONLY), events=True) or ""
+    )
+
+
+def test_new_profile_ids_come_from_the_sequence_found_once() -> None:
+    found = dataclasses.replace(plan(), id_sequence="public.shop_profiles_profile_id_seq")
+    assert "nextval('public.shop_profiles_profile_id_seq'::regclass)" in sql.resolve(PostgresStore(), found)
+    folded = sql.folded_write(PostgresStore(), found, events=True) or ""
+    assert "nextval('public.shop_profiles_profile_id_seq'::regclass)" in folded
+    assert "pg_get_serial_sequence" not in folded
+    odd = dataclasses.replace(plan(), id_sequence='public."it\'s"')
+    assert "nextval('public.\"it''s\"'::regclass)" in sql.resolve(PostgresStore(), odd)

@@ -49,6 +49,8 @@ class BatchPlan:
     keep_when_empty: frozenset[str] = frozenset()
     # Whether rows carry source fingerprints (customer_import.fingerprints) to keep on their profiles.
     fingerprints: bool = False
+    # The profile id sequence, where the store numbers new profiles with one (StoreDialect.id_sequence).
+    id_sequence: str | None = None
 
     @property
     def stage_columns(self) -> tuple[str, ...]:
@@ -135,24 +137,17 @@ def _new_value(
     return f"{stage_alias}.{column}"
 
 
-def resolve(dialect: StoreDialect, plan: BatchPlan) -> str:
-    """One pass over the stage: each row's matching profiles (count, and the first), its action from the
-    count, the mode and whether any field changes, and, where the dialect can (``new_profile_id``), the
-    id of a profile to create; with fingerprints also the one the matched profile holds (the batch may
-    replace it: replaced_fingerprints).
-
-    Correlated subqueries: the key condition reaches each candidate table's index, so a batch costs an
-    index probe or two per row whatever the store's size (a join was planned as a scan of every profile).
-    """
-    q = dialect.quote
-    stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
+def _resolution(dialect: StoreDialect, plan: BatchPlan, stage: str) -> tuple[str, list[str], list[str]]:
+    """A stage row's matching profiles (``found``, aliased ``m``; the matched profile joins as ``p``), and
+    the columns it resolves with the expressions giving them: profile_id, match_count, action and, with
+    fingerprints, stored_fingerprint."""
     on = f"c.k = {stage}.match_key" + (f" AND c.k2 = {stage}.match_key2" if plan.match.with_provider else "")
     found = (
         f"SELECT min(c.profile_id) AS pid, count(DISTINCT c.profile_id) AS n "
         f"FROM ({_candidates(dialect, plan)}) c WHERE {on}"
     )
     differs = " OR ".join(
-        f"{_new_value(dialect, plan, name, stage, 'p')} IS DISTINCT FROM p.{q(name)}"
+        f"{_new_value(dialect, plan, name, stage, 'p')} IS DISTINCT FROM p.{dialect.quote(name)}"
         for name, _ in plan.fields
     )
     if plan.mode is ImportMode.INSERT_ONLY:
@@ -166,7 +161,7 @@ def resolve(dialect: StoreDialect, plan: BatchPlan) -> str:
         on_match = f"'{UNCHANGED}'"
     creates = plan.mode is not ImportMode.UPDATE_ONLY
     on_new = f"'{CREATE}'" if creates else f"'{SKIP}'"
-    new_id = dialect.new_profile_id(plan.tables.profiles) if creates else None
+    new_id = dialect.new_profile_id(plan.tables.profiles, plan.id_sequence) if creates else None
     targets = ["profile_id", "match_count", "action"]
     values = [
         f"CASE WHEN m.n = 0 THEN {new_id} ELSE m.pid END" if new_id else "m.pid",
@@ -176,6 +171,21 @@ def resolve(dialect: StoreDialect, plan: BatchPlan) -> str:
     if plan.fingerprints:
         targets.append("stored_fingerprint")
         values.append(f"p.{FINGERPRINT_COLUMN}")
+    return found, targets, values
+
+
+def resolve(dialect: StoreDialect, plan: BatchPlan) -> str:
+    """One pass over the stage: each row's matching profiles (count, and the first), its action from the
+    count, the mode and whether any field changes, and, where the dialect can (``new_profile_id``), the
+    id of a profile to create; with fingerprints also the one the matched profile holds (the batch may
+    replace it: replaced_fingerprints).
+
+    Correlated subqueries: the key condition reaches each candidate table's index, so a batch costs an
+    index probe or two per row whatever the store's size (a join was planned as a scan of every profile).
+    """
+    q = dialect.quote
+    stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
+    found, targets, values = _resolution(dialect, plan, stage)
     return (
         f"UPDATE {stage} SET ({', '.join(targets)}) = (SELECT {', '.join(values)} "
         f"FROM ({found}) m LEFT JOIN {profiles} p ON p.profile_id = m.pid AND m.n = 1)"
@@ -200,7 +210,7 @@ def update(dialect: StoreDialect, plan: BatchPlan) -> str:
 def assign_ids(dialect: StoreDialect, plan: BatchPlan) -> str | None:
     """Give the rows to create their profile_id before inserting (so every row knows its profile), where
     ``resolve`` did not (a dialect without ``new_profile_id``)."""
-    if dialect.new_profile_id(plan.tables.profiles) is not None:
+    if dialect.new_profile_id(plan.tables.profiles, plan.id_sequence) is not None:
         return None
     return dialect.assign_ids(plan.tables.stage, plan.tables.profiles, f"action = '{CREATE}'")
 
@@ -335,4 +345,93 @@ def ambiguous_rows(dialect: StoreDialect, plan: BatchPlan) -> str:
     return (
         f"SELECT row_no, match_count FROM {dialect.quote(plan.tables.stage)} "
         f"WHERE action = '{AMBIGUOUS}' ORDER BY row_no"
+    )
+
+
+# --- the whole batch in one statement -----------------------------------------------------------------
+
+
+def folded_write(dialect: StoreDialect, plan: BatchPlan, *, events: bool) -> str | None:
+    """A batch without subscriptions matched and written in one statement, where the dialect can
+    (``folds_writes``: data-modifying CTEs): ``resolve``, ``update`` with ``confirm_fingerprints``,
+    ``insert``, ``record_events``, ``counts``, ``ambiguous_rows`` and ``replaced_fingerprints`` as one
+    pass. The stage is read once and never rewritten (``resolve`` writes a new version of every stage
+    row), and the statements' round trips are saved. Parameters by name: stamp, import_name, run_id.
+
+    It returns one row per action: (action, rows, ambiguous row numbers, their match counts, replaced
+    fingerprints), the arrays in row order and NULL where empty.
+
+    Every part sees the store as the statement began, as the separate statements saw it under the
+    batch's lock: the update and the insert touch different profiles (a created profile is new), and a
+    profile is updated once (an update writes the row's fingerprint, which is all a confirmation does).
+    """
+    if not dialect.folds_writes:
+        return None
+    q = dialect.quote
+    stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
+    found, targets, values = _resolution(dialect, plan, "s")
+    names = [q(name) for name, _ in plan.fields]
+    stored = (
+        "stored_fingerprint" if plan.fingerprints else f"NULL::{dialect.bytes_type} AS stored_fingerprint"
+    )
+    # The matched profile is joined inside the lateral subquery: an index probe per row (joined outside,
+    # it was planned as a hash join over every stored profile).
+    resolved = (
+        f"r AS MATERIALIZED (SELECT s.row_no, s.fingerprint, {''.join(f's.{n}, ' for n in names)}"
+        + ", ".join(f"x.{target}" for target in targets)
+        + ("" if plan.fingerprints else f", {stored}")
+        + f" FROM {stage} s CROSS JOIN LATERAL (SELECT "
+        + ", ".join(f"{value} AS {target}" for target, value in zip(targets, values, strict=True))
+        + f" FROM ({found}) m LEFT JOIN {profiles} p ON p.profile_id = m.pid AND m.n = 1) x)"
+    )
+    written = f"('{UPDATE}')" if plan.skip_unchanged else f"('{UPDATE}', '{UNCHANGED}')"
+    confirms = plan.fingerprints and plan.skip_unchanged
+    if confirms:
+        # An unchanged profile only takes the fingerprint of the row that found it unchanged.
+        def kept(column: str, value: str) -> str:
+            return f"CASE WHEN r.action IN {written} THEN {value} ELSE t.{column} END"
+
+        which = (
+            f"(r.action IN {written} OR (r.action = '{UNCHANGED}' AND r.fingerprint IS NOT NULL "
+            f"AND t.{FINGERPRINT_COLUMN} IS DISTINCT FROM r.fingerprint))"
+        )
+    else:
+
+        def kept(column: str, value: str) -> str:
+            return value
+
+        which = f"r.action IN {written}"
+    assignments = [
+        *(
+            f"{q(name)} = {kept(q(name), _new_value(dialect, plan, name, 'r', 't'))}"
+            for name, _ in plan.fields
+        ),
+        f"{FINGERPRINT_COLUMN} = r.fingerprint",
+        f"updated_at = {kept('updated_at', '%(stamp)s')}",
+    ]
+    columns = ", ".join(["profile_id", *names])
+    parts = [
+        resolved,
+        f"u AS (UPDATE {profiles} t SET {', '.join(assignments)} FROM r "
+        f"WHERE r.profile_id = t.profile_id AND {which})",
+        f"i AS (INSERT INTO {profiles} ({columns}, {FINGERPRINT_COLUMN}, created_at, updated_at) "
+        f"SELECT {columns}, fingerprint, %(stamp)s, %(stamp)s FROM r WHERE action = '{CREATE}' ORDER BY row_no)",
+    ]
+    if events:
+        parts.append(
+            f"e AS (INSERT INTO {q(plan.tables.events)} (profile_id, event_type, import_name, run_id, "
+            f"occurred_at) SELECT profile_id, CASE action WHEN '{CREATE}' THEN 'created' ELSE 'updated' END, "
+            f"%(import_name)s, %(run_id)s, %(stamp)s FROM r WHERE action IN ('{CREATE}', '{UPDATE}') "
+            "ORDER BY row_no)"
+        )
+    ambiguous = f"FILTER (WHERE action = '{AMBIGUOUS}')"
+    replaced = (
+        f"array_agg(stored_fingerprint) FILTER (WHERE action IN ('{UPDATE}', '{UNCHANGED}') "
+        "AND stored_fingerprint IS NOT NULL AND (fingerprint IS NULL OR fingerprint <> stored_fingerprint))"
+        if plan.fingerprints
+        else "NULL"
+    )
+    return (
+        f"WITH {', '.join(parts)} SELECT action, count(*), array_agg(row_no ORDER BY row_no) {ambiguous}, "
+        f"array_agg(match_count ORDER BY row_no) {ambiguous}, {replaced} FROM r GROUP BY action"
     )

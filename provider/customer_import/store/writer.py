@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from customer_import.fingerprints import StoredFingerprints, fingerprints_apply
@@ -130,6 +130,7 @@ class ProfileWriter:
         self._names = tuple(name for name, _ in self.plan.fields)
         self._adapters = tuple(dialect.adapter(kind) for _, kind in self.plan.fields)
         self._stage_types = sql.stage_types(dialect, self.plan)
+        self._sequence_found = False
 
     def _stage_rows(self, rows: Sequence[Record], fingerprints: Mapping[int, bytes]) -> list[tuple[Any, ...]]:
         """The stage's tuples; values are adapted only for the field types the dialect changes."""
@@ -250,41 +251,68 @@ class ProfileWriter:
             for sub in row.subscriptions
         ]
         with transaction(d, self.connection, self.database.name) as cursor:
+            if not self._sequence_found:  # once the tables exist; a constant in the statements after
+                self.plan = plan = replace(plan, id_sequence=d.id_sequence(cursor, plan.tables.profiles))
+                self._sequence_found = True
             for statement in (*sql.stage_ddl(d, plan), *sql.clear_stage(d, plan)):
                 cursor.execute(statement)
             d.load_stage(cursor, plan.tables.stage, plan.stage_columns, self._stage_types, staged)
-            if subscriptions:
-                d.load_stage(
-                    cursor, plan.tables.stage_subs, sql.SUB_STAGE_COLUMNS, sql.SUB_STAGE_TYPES, subscriptions
-                )
-            cursor.execute(sql.resolve(d, plan))
-            cursor.execute(sql.update(d, plan), (stamp,))
-            if (assign := sql.assign_ids(d, plan)) is not None:
-                cursor.execute(assign)
-            cursor.execute(sql.insert(d, plan), (stamp, stamp))
-            if plan.fingerprints:
-                cursor.execute(sql.confirm_fingerprints(d, plan))
-            if subscriptions:
-                cursor.execute(sql.link_subscriptions(d, plan))
-                cursor.execute(sql.classify_subscriptions(d, plan))
-                cursor.execute(sql.insert_subscriptions(d, plan), (stamp, stamp, stamp))
-                cursor.execute(sql.update_subscriptions(d, plan), (stamp, stamp))
-                cursor.execute(sql.flag_subscription_changes(d, plan))
-            if self.record_events:
-                cursor.execute(sql.record_events(d, plan), (self.import_name, self.run_id, stamp))
-            cursor.execute(sql.counts(d, plan))
-            outcome = BatchOutcome(counts={action: int(n) for action, n in cursor.fetchall()})
-            if outcome.counts.get(sql.AMBIGUOUS):
-                cursor.execute(sql.ambiguous_rows(d, plan))
-                outcome.ambiguous = [(int(r), int(n)) for r, n in cursor.fetchall()]
+            folded = None if subscriptions else sql.folded_write(d, plan, events=self.record_events)
+            if folded is not None:
+                outcome = self._write_folded(cursor, folded, stamp)
+            else:
+                outcome = self._write_statements(cursor, plan, stamp, subscriptions)
             if outcome.ambiguous and ambiguous is not None:
                 rejected = [*rejected, *ambiguous(outcome.ambiguous)]
             self._keep_rejections(cursor, rejected, stamp)
-            if plan.fingerprints:
-                cursor.execute(sql.replaced_fingerprints(d, plan))
-                outcome.replaced_fingerprints = [bytes(r[0]) for r in cursor.fetchall()]
             for statement in sql.clear_stage(d, plan):
                 cursor.execute(statement)
             if then is not None:
                 then(cursor)
+        return outcome
+
+    def _write_folded(self, cursor: Any, statement: str, stamp: Any) -> BatchOutcome:
+        """The batch's match and writes as one statement (batch_sql.folded_write)."""
+        cursor.execute(statement, {"stamp": stamp, "import_name": self.import_name, "run_id": self.run_id})
+        outcome = BatchOutcome()
+        for action, n, rows, matches, replaced in cursor.fetchall():
+            outcome.counts[action] = int(n)
+            if rows:
+                outcome.ambiguous.extend(zip(map(int, rows), map(int, matches), strict=True))
+            if replaced:
+                outcome.replaced_fingerprints.extend(map(bytes, replaced))
+        return outcome
+
+    def _write_statements(
+        self, cursor: Any, plan: sql.BatchPlan, stamp: Any, subscriptions: list[tuple[Any, ...]]
+    ) -> BatchOutcome:
+        """The batch's match and writes, a statement each (after the stage is loaded)."""
+        d = self.dialect
+        if subscriptions:
+            d.load_stage(
+                cursor, plan.tables.stage_subs, sql.SUB_STAGE_COLUMNS, sql.SUB_STAGE_TYPES, subscriptions
+            )
+        cursor.execute(sql.resolve(d, plan))
+        cursor.execute(sql.update(d, plan), (stamp,))
+        if (assign := sql.assign_ids(d, plan)) is not None:
+            cursor.execute(assign)
+        cursor.execute(sql.insert(d, plan), (stamp, stamp))
+        if plan.fingerprints:
+            cursor.execute(sql.confirm_fingerprints(d, plan))
+        if subscriptions:
+            cursor.execute(sql.link_subscriptions(d, plan))
+            cursor.execute(sql.classify_subscriptions(d, plan))
+            cursor.execute(sql.insert_subscriptions(d, plan), (stamp, stamp, stamp))
+            cursor.execute(sql.update_subscriptions(d, plan), (stamp, stamp))
+            cursor.execute(sql.flag_subscription_changes(d, plan))
+        if self.record_events:
+            cursor.execute(sql.record_events(d, plan), (self.import_name, self.run_id, stamp))
+        cursor.execute(sql.counts(d, plan))
+        outcome = BatchOutcome(counts={action: int(n) for action, n in cursor.fetchall()})
+        if outcome.counts.get(sql.AMBIGUOUS):
+            cursor.execute(sql.ambiguous_rows(d, plan))
+            outcome.ambiguous = [(int(r), int(n)) for r, n in cursor.fetchall()]
+        if plan.fingerprints:
+            cursor.execute(sql.replaced_fingerprints(d, plan))
+            outcome.replaced_fingerprints = [bytes(r[0]) for r in cursor.fetchall()]
         return outcome

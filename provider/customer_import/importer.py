@@ -32,6 +32,7 @@ from customer_import.fingerprints import (
     fingerprints_apply,
 )
 from customer_import.geo.locator import fields_to_fill
+from customer_import.known_rejections import KnownRejections
 from customer_import.mapping.batches import InlineBatchMapper, Mapped, ProcessBatchMapper, run_mapping
 from customer_import.mapping.errors import AMBIGUOUS_MATCH, DUPLICATE_KEY, Rejection
 from customer_import.mapping.mapper import Known, Record, find_column
@@ -54,6 +55,7 @@ Keyed = TypeVar("Keyed", Record, Known, Record | Known)
 _KEY = attrgetter("key", "key2")
 _KEY1 = attrgetter("key")
 _ROW_NO = attrgetter("row_no")
+_REJECTED_ROW = attrgetter("row")
 _is_none = partial(is_, None)
 
 
@@ -117,10 +119,13 @@ class _Pending:
     remapped: list[Callable[[], Mapped]] = field(default_factory=list)
     rows: Sequence[tuple[Any, ...]] = ()  # the batch as read (for the cursor)
     columns: tuple[str, ...] = ()
+    rejected: list[Rejection] = field(default_factory=list)  # known rejections: rows not mapped
 
     def all_mapped(self) -> Mapped:
         mapped = self.mapped()
-        return [*mapped, *(item for more in self.remapped for item in more())] if self.remapped else mapped
+        if self.remapped or self.rejected:
+            return [*mapped, *(item for more in self.remapped for item in more()), *self.rejected]
+        return mapped
 
     def recheck(self, replaced: list[bytes], mapper: InlineBatchMapper | ProcessBatchMapper) -> None:
         """Map the known rows whose fingerprints the batch before has just replaced (see _Run.part): they
@@ -145,9 +150,11 @@ def _submit(
     fingerprinter: RowFingerprints | None,
     writer: ProfileWriter,
     stored: StoredFingerprints | None,
+    known_rejections: KnownRejections | None = None,
 ) -> _Pending:
     """Start mapping a batch; with fingerprints, rows a stored profile already holds are only keyed (from
-    an ``ArrowBatch``, only their key and cursor columns are made Python values)."""
+    an ``ArrowBatch``, only their key and cursor columns are made Python values), and rows an earlier run
+    rejected for their values are rejected again without mapping (``known_rejections``)."""
     if fingerprinter is None:
         return _Pending(mapper.submit(batch.columns, batch.row_list(), row_numbers))
     if isinstance(batch, ArrowBatch):
@@ -173,14 +180,21 @@ def _submit(
     known: list[Known] = list(filter(None, read))  # a Known is a non-empty tuple; None: key unreadable
     to_map: list[tuple[Any, ...]] = []
     numbers: list[int] = []
+    rejected: list[Rejection] = []  # known rejections
     if len(known) < len(batch.rows):  # rows not known, or whose key cannot be read (mapped: rejected)
         unread = np.fromiter(map(_is_none, read), dtype=np.bool_, count=len(read))
         hits[positions[unread]] = False
-        missing = np.flatnonzero(~hits).tolist()
-        numbers = [row_numbers.start + p for p in missing]
-        to_map = _take(batch, missing)
+        missing = np.flatnonzero(~hits)
+        if known_rejections:
+            again, found = known_rejections.find(prints, missing + row_numbers.start)
+            rejected.extend(found)
+            missing = missing[~again]
+        numbers = (missing + row_numbers.start).tolist()
+        to_map = _take(batch, missing.tolist())
     submitted = mapper.submit(batch.columns, to_map, numbers)
-    return _Pending(submitted, known, prints, batch if known else None, row_numbers.start)
+    pending = _Pending(submitted, known, prints, batch if known else None, row_numbers.start)
+    pending.rejected = rejected
+    return pending
 
 
 def _take(
@@ -254,12 +268,19 @@ def run_import(
                 else None
             )
             loading = initial_load is not None and last_item != initial_load.upper
-            writer.start_run(
+            known_rejections = writer.start_run(
                 config.keep_runs() if keep_runs is None else keep_runs,
                 # while staged batches are being written, a retry keeps the rejections already written
                 _never if loading else _rereads(last_item, shape.inclusive) if shape is not None else None,
+                masked=spec.reports.mask_contacts if fingerprinter is not None else None,
             )
+            if known_rejections:
+                log.info(
+                    "known rejections: %s kept by earlier runs, rejected again unmapped",
+                    f"{len(known_rejections):,}",
+                )
             run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
+            run.known_rejections = known_rejections
             run.overlap = store_dialect.writes_off_thread and config.overlap_writes()
             if loading:
                 assert initial_load is not None
@@ -406,6 +427,7 @@ class _Run:
     mapper: InlineBatchMapper | ProcessBatchMapper
     fingerprinter: RowFingerprints | None
     shape: CursorShape | None = None
+    known_rejections: KnownRejections | None = None
     overlap: bool = False  # write batch k in a helper thread while batch k + 1 is mapped
     duplicates: DuplicateKeyFilter = field(init=False)
     progress: PartProgress | None = field(init=False, default=None)
@@ -457,7 +479,13 @@ class _Run:
                         self.commit(pending)
                         pending = None
                 submitted = _submit(
-                    self.mapper, batch, row_numbers, self.fingerprinter, self.writer, self.stored
+                    self.mapper,
+                    batch,
+                    row_numbers,
+                    self.fingerprinter,
+                    self.writer,
+                    self.stored,
+                    self.known_rejections,
                 )
                 submitted.rows, submitted.columns = batch.rows, batch.columns
                 replaced: list[bytes] = []
@@ -602,6 +630,8 @@ def _write_batch(
             rejections.append(item)
         else:
             mapped_records.append(item)
+    if pending.rejected:
+        rejections.sort(key=_REJECTED_ROW)  # known rejections came after the mapped rows: back in row order
     if pending.remapped:
         mapped_records.sort(key=_ROW_NO)  # rows mapped again come after the batch's others
     records: list[Record | Known] = list(mapped_records)

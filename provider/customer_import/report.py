@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from customer_import.cursor import encode
+from customer_import.known_rejections import KnownRejection, sample_json
 from customer_import.mapping.errors import Rejection
 
 MAX_REJECTED_ROWS = 1000
@@ -115,14 +116,20 @@ class RunReport:
 
     def _masked(self, rejection: Rejection) -> tuple[Any, str]:
         """The rejection's (value, message), contacts masked under ``mask_contacts``."""
+        if isinstance(rejection, KnownRejection):  # as an earlier run's report showed them
+            return rejection.value, rejection.message
         value, message = _plain(rejection.value), rejection.message
         if self.mask_contacts and rejection.column in self.contact_columns and value is not None:
             message, value = message.replace(str(value), mask(value)), mask(value)
         return value, message
 
-    def kept(self, rejection: Rejection) -> tuple[int, str | None, str | None, str, str, str | None]:
+    def kept(self, rejection: Rejection) -> tuple[int, str | None, str | None, str, str, str | None, str]:
         """The rejection as the store keeps it (every one, whole): row, cursor, column, code, message,
-        value; contacts masked under ``mask_contacts``."""
+        value; contacts masked under ``mask_contacts``; then how this report shows it (JSON, for a
+        later run that meets the row again: customer_import.known_rejections)."""
+        if isinstance(rejection, KnownRejection):
+            cursor, column, message_text, value_text = rejection.texts
+            return (rejection.row, cursor, column, rejection.code, message_text, value_text, rejection.sample)
         value, message = self._masked(rejection)
         return (
             rejection.row,
@@ -131,6 +138,7 @@ class RunReport:
             rejection.code,
             stored_text(message) or "",
             stored_text(value),
+            sample_json(self.mask_contacts, _plain(rejection.cursor), value, message),
         )
 
     def reject(self, rejection: Rejection) -> None:

@@ -104,13 +104,14 @@ def harness(
     return h
 
 
-def test_a_rerun_maps_only_new_changed_and_rejected_rows(harness: Harness) -> None:
+def test_a_rerun_maps_only_new_and_changed_rows(harness: Harness) -> None:
     assert harness.run() == {"created": 3, "failed": 1, "mapped": 4}
     first = harness.profiles()
-    assert harness.run() == {"unchanged": 3, "failed": 1, "mapped": 1}  # the rejected row is reported again
+    # The rejected row is rejected again, as an earlier run rejected it, without being mapped.
+    assert harness.run() == {"unchanged": 3, "failed": 1, "mapped": 0}
     assert harness.profiles() == first  # not even updated_at moved
     harness.load([ROWS[0], ("bob@example.com", "Robert", "b"), *ROWS[2:], ("eve@example.com", "Eve", "b")])
-    assert harness.run() == {"created": 1, "updated": 1, "unchanged": 2, "failed": 1, "mapped": 3}
+    assert harness.run() == {"created": 1, "updated": 1, "unchanged": 2, "failed": 1, "mapped": 2}
     assert harness.profiles()["bob@example.com"]["first_name"] == "Robert"
 
 
@@ -121,7 +122,7 @@ def test_a_profile_written_by_another_import_is_compared_again(harness: Harness)
     assert harness.run(other) == {"updated": 1, "mapped": 1}
     harness.load(ROWS)
     # ann's fingerprint was cleared by the other import's write: her row is mapped and written back.
-    assert harness.run() == {"updated": 1, "unchanged": 2, "failed": 1, "mapped": 2}
+    assert harness.run() == {"updated": 1, "unchanged": 2, "failed": 1, "mapped": 1}
     assert harness.profiles()["ann@example.com"]["first_name"] == "Ann"
 
 
@@ -134,10 +135,11 @@ def test_another_configuration_does_not_reuse_fingerprints_but_another_query_doe
     reordered = harness.spec(
         source={"conn_id": "src", "query": "SELECT email, first_name, tier FROM t ORDER BY n DESC"}
     )
-    # The other configuration's writes replaced the fingerprints: mapped again, found unchanged.
+    # The other configuration's writes replaced the fingerprints: mapped again, found unchanged (and the
+    # rejected row too: its rejection under this configuration went with the run the renamed one re-ran).
     assert harness.run(reordered) == {"unchanged": 3, "failed": 1, "mapped": 4}
-    assert harness.run(reordered) == {"unchanged": 3, "failed": 1, "mapped": 1}
-    assert harness.run() == {"unchanged": 3, "failed": 1, "mapped": 1}  # same configuration, other query
+    assert harness.run(reordered) == {"unchanged": 3, "failed": 1, "mapped": 0}
+    assert harness.run() == {"unchanged": 3, "failed": 1, "mapped": 0}  # same configuration, other query
 
 
 @pytest.mark.parametrize(("policy", "winner"), [("last", "Second"), ("first", "First")])
@@ -239,7 +241,7 @@ def test_a_postgresql_store_is_written_by_a_helper_thread_a_sqlite_one_is_not(
     assert threads == [expected] * 4
     threads.clear()
     monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__OVERLAP_WRITES", "false")
-    assert harness.run(batch_size=1) == {"unchanged": 3, "failed": 1, "mapped": 1}
+    assert harness.run(batch_size=1) == {"unchanged": 3, "failed": 1, "mapped": 0}
     assert threads == ["MainThread"] * 4
 
 
@@ -282,3 +284,48 @@ def test_a_batch_that_fails_in_the_helper_thread_fails_the_run_after_the_batches
     # at 1: n = 2 may have more rows in the batch that failed (decision 0005), so they are read again.
     assert cursor.value == 1
     assert sorted(harness.profiles()) == ["ann@example.com", "bob@example.com"]
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "mask_contacts"])
+def test_a_known_rejection_is_reported_and_kept_as_the_run_that_mapped_it(
+    harness: Harness, masked: bool
+) -> None:
+    """customer_import.known_rejections: the re-run's report sample and stored rows are the first run's."""
+    harness.load([*ROWS, ("x@y", "Bad", "a"), ("eve@example.com", "Eve", "zzz")])  # three rejected rows
+    spec = harness.spec(reports={"mask_contacts": masked})
+
+    def run() -> tuple[Any, list[tuple[Any, ...]]]:
+        report = run_import(
+            spec,
+            DATABASE,
+            query=spec.source.query,
+            source=source_dialect_for("sqlite"),
+            cursor_state=MemoryCursor(None),
+            run_id=f"run-{harness.mapped}",
+            batch_size=2,
+            store_conn_id="store",
+            fingerprint_cache_mb=harness.cache_mb,
+        ).to_dict()
+        with open_store("store") as (dialect, connection):
+            cursor = connection.cursor()
+            cursor.execute(
+                "SELECT row_no, cursor_value, column_name, code, message, value, sample "
+                f"FROM fp_rejections WHERE run_id = {dialect.param} ORDER BY row_no",
+                (report["run_id"],),
+            )
+            return report, [tuple(r) for r in cursor.fetchall()]
+
+    first, first_kept = run()
+    mapped = harness.mapped
+    again, again_kept = run()
+    assert harness.mapped == mapped  # nothing mapped: three rows known unchanged, three known rejected
+    assert again["rejected"] == first["rejected"] and len(first["rejected"]) == 3
+    assert again["error_counts"] == first["error_counts"]
+    assert again_kept == first_kept
+    shown = [r["value"] for r in again["rejected"]]
+    assert ("not*******il" in shown) is masked and ("not-an-email" in shown) is not masked
+    # Another mask_contacts setting: the kept rejections show values the other way, so they are mapped.
+    spec = harness.spec(reports={"mask_contacts": not masked})
+    other, _ = run()
+    assert harness.mapped == mapped + 3
+    assert [r["value"] for r in other["rejected"]] != shown

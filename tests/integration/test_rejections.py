@@ -187,8 +187,8 @@ def test_a_batch_that_fails_leaves_none_of_its_rejected_rows(
     keep = writer_module.ProfileWriter._keep_rejections
     calls = iter(range(100))
 
-    def keep_then_fail(self: Any, cursor: Any, rejected: Any, stamp: Any) -> None:
-        keep(self, cursor, rejected, stamp)
+    def keep_then_fail(self: Any, cursor: Any, rejected: Any, stamp: Any, prints: Any) -> None:
+        keep(self, cursor, rejected, stamp, prints)
         if rejected and next(calls) == 1:  # the second batch with rejected rows fails after keeping them
             raise RuntimeError("store failed")
 

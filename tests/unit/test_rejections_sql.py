@@ -4,6 +4,7 @@ conversions of the kept rows, and ``[customer_import] keep_runs``."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -62,7 +63,14 @@ def test_kept_rows_are_whole_masked_and_storable() -> None:
     report = RunReport("imp", "run", mask_contacts=True, contact_columns=frozenset({"email"}))
     long = "x" * 10_000 + "@example.com"
     row = report.kept(Rejection(7, dt.date(2026, 1, 2), "email", "invalid_email", f"bad: {long}", long))
-    assert row == (7, "2026-01-02", "email", "invalid_email", "bad: x***@example.com", "x***@example.com")
+    assert row[:6] == (7, "2026-01-02", "email", "invalid_email", "bad: x***@example.com", "x***@example.com")
+    # ... and how the report showed it, for a later run that meets the row again (known_rejections)
+    assert json.loads(row[6]) == {
+        "masked": True,
+        "cursor": "2026-01-02",
+        "value": "x***@example.com",
+        "message": "bad: x***@example.com",
+    }
     plain = RunReport("imp", "run").kept(Rejection(1, 5, "note", "too_long", "m", long))
     assert plain[5] == long  # whole: the report's sample cuts, the store does not
     assert stored_text("a\x00b") == "a\\x00b"

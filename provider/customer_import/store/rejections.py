@@ -22,14 +22,30 @@ COLUMNS = (
     "message",
     "value",
     "recorded_at",
+    "source_fingerprint",  # the row's, for a value rejection of an import with fingerprints
+    "sample",  # how the run's report showed it (JSON): customer_import.known_rejections
 )
+# Added after the table was first created: a store from before gets them when its schema is evolved.
+ADDED_COLUMNS = ("source_fingerprint", "sample")
 # What the console's CSV shows, in its header's order: row,cursor,column,code,message,value.
 CSV_COLUMNS = ("row_no", "cursor_value", "column_name", "code", "message", "value")
 
 
 def column_types(dialect: StoreDialect) -> tuple[str, ...]:
     """The SQL types of ``COLUMNS`` (the table's DDL and PostgreSQL's binary COPY)."""
-    return ("TEXT", "TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", dialect.timestamp_type)
+    return (
+        "TEXT",
+        "TEXT",
+        "BIGINT",
+        "TEXT",
+        "TEXT",
+        "TEXT",
+        "TEXT",
+        "TEXT",
+        dialect.timestamp_type,
+        dialect.bytes_type,
+        "TEXT",
+    )
 
 
 def create_statements(dialect: StoreDialect, tables: Tables) -> list[str]:
@@ -73,6 +89,17 @@ def prune(dialect: StoreDialect, tables: Tables) -> list[str]:
         f"DELETE FROM {q(table)} WHERE import_name = {p} AND run_id NOT IN ({_kept_runs(dialect, tables)})"
         for table in (tables.rejections, tables.runs)
     ]
+
+
+def known(dialect: StoreDialect, tables: Tables) -> str:
+    """An import's kept rejections with fingerprints, newest first, at most ``limit``: what
+    KnownRejections.of reads. Params: import, limit."""
+    q, p = dialect.quote, dialect.param
+    return (
+        f"SELECT source_fingerprint, column_name, code, cursor_value, message, {q('value')}, sample "
+        f"FROM {q(tables.rejections)} WHERE import_name = {p} AND source_fingerprint IS NOT NULL "
+        f"ORDER BY rejection_id DESC LIMIT {p}"
+    )
 
 
 def run_cursors(dialect: StoreDialect, tables: Tables) -> str:

@@ -65,6 +65,10 @@ def evolve(cursor: Any, dialect: StoreDialect, database: ProfileDatabase) -> lis
     recorded = {name: (FieldType(kind), bool(unique)) for name, kind, unique in cursor.fetchall()}
     columns = dialect.existing_columns(cursor, tables.profiles)
     changes: list[SchemaChange] = []
+    kept = dialect.existing_columns(cursor, tables.rejections)
+    for name, kind in zip(rejections.COLUMNS, rejections.column_types(dialect), strict=True):
+        if name in rejections.ADDED_COLUMNS and name not in kept:  # a rejections table from before
+            cursor.execute(f"ALTER TABLE {q(tables.rejections)} ADD COLUMN {q(name)} {kind}")
     if FINGERPRINT_COLUMN not in columns:  # a store created before fingerprints existed
         cursor.execute(
             f"ALTER TABLE {q(tables.profiles)} ADD COLUMN {FINGERPRINT_COLUMN} {dialect.bytes_type}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from customer_import.fingerprints import StoredFingerprints, fingerprints_apply
+from customer_import.known_rejections import MOST, NOT_BY_VALUE, KnownRejections
 from customer_import.mapping.mapper import Record
 from customer_import.spec.database import ProfileDatabase
 from customer_import.spec.import_spec import ImportSpec
@@ -50,8 +51,9 @@ class BatchOutcome:
     replaced_fingerprints: list[bytes] = field(default_factory=list)  # taken off profiles by this batch
 
 
-# A rejected row as the store keeps it: (row_no, cursor value, column, code, message, value), texts.
-KeptRejection = tuple[int, str | None, str | None, str, str, str | None]
+# A rejected row as the store keeps it: (row_no, cursor value, column, code, message, value, report
+# sample as JSON), texts.
+KeptRejection = tuple[int, str | None, str | None, str, str, str | None, str]
 # Given the ambiguous rows (row_no, matches) found inside a batch's transaction, their kept rejections.
 AmbiguousRows = Callable[[list[tuple[int, int]]], Sequence[KeptRejection]]
 
@@ -185,16 +187,27 @@ class ProfileWriter:
         )
 
     def start_run(
-        self, keep_runs: int, rereads: Callable[[str | None], bool] | None, now: dt.datetime | None = None
-    ) -> None:
+        self,
+        keep_runs: int,
+        rereads: Callable[[str | None], bool] | None,
+        now: dt.datetime | None = None,
+        *,
+        masked: bool | None = None,
+    ) -> KnownRejections | None:
         """In one transaction before the run's first batch: record the run, delete the rejections of its
         earlier attempts that it reads again (``rereads(cursor value)``; None: every one, the query has no
-        cursor) and those of the import's runs older than its last ``keep_runs`` (this one included)."""
+        cursor) and those of the import's runs older than its last ``keep_runs`` (this one included).
+        With fingerprints, first read the import's kept value rejections (``masked``: the run's
+        ``mask_contacts``; customer_import.known_rejections)."""
         if keep_runs < 1:
             raise ValueError(f"[customer_import] keep_runs must be 1 or more, not {keep_runs}")
         d, tables = self.dialect, self.plan.tables
         names = (self.import_name, self.run_id)
+        known = None
         with transaction(d, self.connection, self.database.name) as cursor:
+            if self.plan.fingerprints and masked is not None:
+                cursor.execute(rejections_sql.known(d, tables), (self.import_name, MOST))
+                known = KnownRejections.of(cursor.fetchall(), masked)
             cursor.execute(
                 rejections_sql.register_run(d, tables), (*names, d.timestamp(now or dt.datetime.now(dt.UTC)))
             )
@@ -208,18 +221,32 @@ class ProfileWriter:
                     cursor.execute(rejections_sql.delete_ids(d, tables, len(chunk)), tuple(chunk))
             for statement in rejections_sql.prune(d, tables):
                 cursor.execute(statement, (self.import_name, self.import_name, keep_runs))
+        return known
 
-    def _keep_rejections(self, cursor: Any, rejected: Sequence[KeptRejection], stamp: Any) -> None:
-        """Bulk-load a batch's rejected rows into ``<database>_rejections`` (the caller's transaction)."""
+    def _keep_rejections(
+        self, cursor: Any, rejected: Sequence[KeptRejection], stamp: Any, fingerprints: Mapping[int, bytes]
+    ) -> None:
+        """Bulk-load a batch's rejected rows into ``<database>_rejections`` (the caller's transaction); a
+        value rejection keeps its row's fingerprint (customer_import.known_rejections)."""
         if not rejected:
             return
         names, d = (self.import_name, self.run_id), self.dialect
+        prints = fingerprints.get if self.plan.fingerprints else None
         d.load_stage(
             cursor,
             self.plan.tables.rejections,
             rejections_sql.COLUMNS,
             rejections_sql.column_types(d),
-            [(*names, *row, stamp) for row in rejected],
+            [
+                (
+                    *names,
+                    *row[:6],
+                    stamp,
+                    prints(row[0]) if prints is not None and row[3] not in NOT_BY_VALUE else None,
+                    row[6],
+                )
+                for row in rejected
+            ],
         )
 
     def write(
@@ -237,10 +264,11 @@ class ProfileWriter:
         ``then(cursor)`` runs last in that transaction (a staged batch deleted as it is written)."""
         d, plan = self.dialect, self.plan
         stamp = d.timestamp(now or dt.datetime.now(dt.UTC))
+        prints = fingerprints if fingerprints is not None else {}
         if not rows:
             if rejected or then is not None:
                 with transaction(d, self.connection, self.database.name) as cursor:
-                    self._keep_rejections(cursor, rejected, stamp)
+                    self._keep_rejections(cursor, rejected, stamp, prints)
                     if then is not None:
                         then(cursor)
             return BatchOutcome()
@@ -264,7 +292,7 @@ class ProfileWriter:
                 outcome = self._write_statements(cursor, plan, stamp, subscriptions)
             if outcome.ambiguous and ambiguous is not None:
                 rejected = [*rejected, *ambiguous(outcome.ambiguous)]
-            self._keep_rejections(cursor, rejected, stamp)
+            self._keep_rejections(cursor, rejected, stamp, prints)
             for statement in sql.clear_stage(d, plan):
                 cursor.execute(statement)
             if then is not None:

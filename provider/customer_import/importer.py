@@ -192,9 +192,7 @@ def _submit(
         numbers = (missing + row_numbers.start).tolist()
         to_map = _take(batch, missing.tolist())
     submitted = mapper.submit(batch.columns, to_map, numbers)
-    pending = _Pending(submitted, known, prints, batch if known else None, row_numbers.start)
-    pending.rejected = rejected
-    return pending
+    return _Pending(submitted, known, prints, batch if known else None, row_numbers.start, rejected=rejected)
 
 
 def _take(
@@ -279,9 +277,19 @@ def run_import(
                     "known rejections: %s kept by earlier runs, rejected again unmapped",
                     f"{len(known_rejections):,}",
                 )
-            run = _Run(report, writer, spec, cursor_state, last_item, stored, mapper, fingerprinter, shape)
-            run.known_rejections = known_rejections
-            run.overlap = store_dialect.writes_off_thread and config.overlap_writes()
+            run = _Run(
+                report,
+                writer,
+                spec,
+                cursor_state,
+                last_item,
+                stored,
+                mapper,
+                fingerprinter,
+                shape,
+                known_rejections=known_rejections,
+                overlap=store_dialect.writes_off_thread and config.overlap_writes(),
+            )
             if loading:
                 assert initial_load is not None
                 staged = StagedBatches(store_dialect, connection, database.name, spec.name, run_id)

@@ -58,21 +58,26 @@ class Harness:
         data.update(changes)
         return ImportSpec.model_validate(data)
 
-    def run(self, spec: ImportSpec | None = None, batch_size: int = 2) -> dict[str, int]:
-        spec = spec or self.spec()
-        before = self.mapped
-        report = run_import(
+    def report(
+        self, spec: ImportSpec, *, run_id: str = "r", batch_size: int = 2, cursor: MemoryCursor | None = None
+    ) -> dict[str, Any]:
+        """One run of ``spec`` over the source table, its report as a dict."""
+        return run_import(
             spec,
             DATABASE,
             query=spec.source.query,
             source=source_dialect_for("sqlite"),
-            cursor_state=MemoryCursor(None),
-            run_id="r",
+            cursor_state=cursor or MemoryCursor(None),
+            run_id=run_id,
             batch_size=batch_size,
             store_conn_id="store",
             fingerprint_cache_mb=self.cache_mb,
             mapping_workers=self.workers,
-        ).to_dict()["summary"]
+        ).to_dict()
+
+    def run(self, spec: ImportSpec | None = None, batch_size: int = 2) -> dict[str, int]:
+        before = self.mapped
+        report = self.report(spec or self.spec(), batch_size=batch_size)["summary"]
         counts = {k: report[k] for k in ("created", "updated", "unchanged", "skipped", "failed") if report[k]}
         return {**counts, "mapped": self.mapped - before}
 
@@ -269,17 +274,7 @@ def test_a_batch_that_fails_in_the_helper_thread_fails_the_run_after_the_batches
     )
     cursor = MemoryCursor(0)
     with pytest.raises(RuntimeError, match="the store went away"):
-        run_import(
-            spec,
-            DATABASE,
-            query=spec.source.query,
-            source=source_dialect_for("sqlite"),
-            cursor_state=cursor,
-            run_id="r",
-            batch_size=1,
-            store_conn_id="store",
-            fingerprint_cache_mb=harness.cache_mb,
-        )
+        harness.report(spec, batch_size=1, cursor=cursor)
     # Rows 1 and 2 were written, row 3's batch failed, row 4's was never written. The cursor holds back
     # at 1: n = 2 may have more rows in the batch that failed (decision 0005), so they are read again.
     assert cursor.value == 1
@@ -295,17 +290,7 @@ def test_a_known_rejection_is_reported_and_kept_as_the_run_that_mapped_it(
     spec = harness.spec(reports={"mask_contacts": masked})
 
     def run() -> tuple[Any, list[tuple[Any, ...]]]:
-        report = run_import(
-            spec,
-            DATABASE,
-            query=spec.source.query,
-            source=source_dialect_for("sqlite"),
-            cursor_state=MemoryCursor(None),
-            run_id=f"run-{harness.mapped}",
-            batch_size=2,
-            store_conn_id="store",
-            fingerprint_cache_mb=harness.cache_mb,
-        ).to_dict()
+        report = harness.report(spec, run_id=f"run-{harness.mapped}")
         with open_store("store") as (dialect, connection):
             cursor = connection.cursor()
             cursor.execute(

@@ -371,15 +371,12 @@ def folded_write(dialect: StoreDialect, plan: BatchPlan, *, events: bool) -> str
     stage, profiles = q(plan.tables.stage), q(plan.tables.profiles)
     found, targets, values = _resolution(dialect, plan, "s")
     names = [q(name) for name, _ in plan.fields]
-    stored = (
-        "stored_fingerprint" if plan.fingerprints else f"NULL::{dialect.bytes_type} AS stored_fingerprint"
-    )
     # The matched profile is joined inside the lateral subquery: an index probe per row (joined outside,
     # it was planned as a hash join over every stored profile).
     resolved = (
         f"r AS MATERIALIZED (SELECT s.row_no, s.fingerprint, {''.join(f's.{n}, ' for n in names)}"
         + ", ".join(f"x.{target}" for target in targets)
-        + ("" if plan.fingerprints else f", {stored}")
+        + ("" if plan.fingerprints else f", NULL::{dialect.bytes_type} AS stored_fingerprint")
         + f" FROM {stage} s CROSS JOIN LATERAL (SELECT "
         + ", ".join(f"{value} AS {target}" for target, value in zip(targets, values, strict=True))
         + f" FROM ({found}) m LEFT JOIN {profiles} p ON p.profile_id = m.pid AND m.n = 1) x)"

@@ -25,7 +25,8 @@ replaces a profile's fingerprint, the writer returns the one it replaced and the
 later row of the same run is compared again with what that batch wrote (``duplicate_keys: last``). A
 profile another import writes during the run is treated as if that import wrote it after this run's row
 (the row was equal to the profile when the run read the fingerprints). A store with more fingerprints
-than the cache holds is asked per batch instead (one indexed lookup per row).
+than the cache holds is asked per batch instead (one indexed lookup per row); that run builds the
+index first, since no other run needs it and every profile write would pay for it (docs/decisions/0010).
 
 Not used for imports with subscriptions (a subscription can change without its profile row) nor in
 ``insert_only`` mode (where a matched row is ``skipped``, not ``unchanged``).

@@ -210,6 +210,37 @@ def test_the_store_gives_its_fingerprints_only_up_to_the_cache(
         connection.rollback()
 
 
+def fingerprint_indexes() -> list[str]:
+    """The names of the store's indexes on the profiles' fingerprints."""
+    with open_store("store") as (dialect, connection):
+        cursor = connection.cursor()
+        if dialect.name == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fp_profiles' "
+                "AND sql LIKE '%source_fingerprint%'"
+            )
+        else:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'fp_profiles' "
+                "AND indexdef LIKE '%source_fingerprint%'"
+            )
+        names = [row[0] for row in cursor.fetchall()]
+        connection.rollback()
+        return names
+
+
+def test_only_a_run_that_looks_fingerprints_up_per_batch_builds_their_index(harness: Harness) -> None:
+    first = harness.run()
+    assert first["created"] == 3
+    # In memory, the profiles' writes keep no fingerprint index; per batch, the run built it first.
+    assert fingerprint_indexes() == ([] if harness.cache_mb else ["ix_fp_source_fingerprint"])
+    # Either way a re-run finds the rows unchanged, and the index is built once (IF NOT EXISTS).
+    assert harness.run() == {"unchanged": 3, "failed": 1, "mapped": 0}
+    harness.cache_mb = 0
+    assert harness.run() == {"unchanged": 3, "failed": 1, "mapped": 0}
+    assert fingerprint_indexes() == ["ix_fp_source_fingerprint"]
+
+
 def test_rejected_duplicates_are_rejected_again(harness: Harness) -> None:
     harness.load([("kim@example.com", "First", "a"), ("KIM@example.com", "Second", "a")])
     spec = harness.spec(prevent_duplication={"skip_unchanged": True, "duplicate_keys": "reject"})

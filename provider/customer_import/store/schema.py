@@ -74,10 +74,6 @@ def evolve(cursor: Any, dialect: StoreDialect, database: ProfileDatabase) -> lis
             f"ALTER TABLE {q(tables.profiles)} ADD COLUMN {FINGERPRINT_COLUMN} {dialect.bytes_type}"
         )
         changes.append(SchemaChange(f"added column {FINGERPRINT_COLUMN} (skips unchanged source rows)"))
-    cursor.execute(
-        f"CREATE INDEX IF NOT EXISTS {q(tables.index(FINGERPRINT_COLUMN, False))} "
-        f"ON {q(tables.profiles)} ({FINGERPRINT_COLUMN})"
-    )
     conflicts = []
     for name, definition in database.all_fields().items():
         before = recorded.get(name)
@@ -122,6 +118,18 @@ def evolve(cursor: Any, dialect: StoreDialect, database: ProfileDatabase) -> lis
             + ". Keep the stored type, or add a new field and migrate the values."
         )
     return changes
+
+
+def fingerprint_index(dialect: StoreDialect, tables: Tables) -> str:
+    """The index a run needs only when it looks stored fingerprints up per batch (a store with more
+    than ``fingerprint_cache_mb`` holds). It is not created with the tables: every profile write would
+    pay for it (an insert into a random place of a fifth index; measured at 1M benchmark rows, the
+    folded write took 19.8 s with it, 14.0 s without). A run that needs it creates it (docs/decisions/0010)."""
+    q = dialect.quote
+    return (
+        f"CREATE INDEX IF NOT EXISTS {q(tables.index(FINGERPRINT_COLUMN, False))} "
+        f"ON {q(tables.profiles)} ({FINGERPRINT_COLUMN})"
+    )
 
 
 def stored_field_types(cursor: Any, dialect: StoreDialect, database_name: str) -> dict[str, FieldType]:

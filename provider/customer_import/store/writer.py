@@ -17,7 +17,7 @@ from customer_import.spec.vocab import FieldType, MatchBy
 from customer_import.store import batch_sql as sql
 from customer_import.store import rejections as rejections_sql
 from customer_import.store.dialects import StoreDialect
-from customer_import.store.schema import SchemaChange, evolve
+from customer_import.store.schema import SchemaChange, evolve, fingerprint_index
 from customer_import.store.tables import Tables
 
 T = TypeVar("T")
@@ -177,6 +177,12 @@ class ProfileWriter:
             return StoredFingerprints(found[1], found[0]) if found is not None else None
 
         return self._read(read)
+
+    def index_fingerprints(self) -> None:
+        """Create the stored fingerprints' index unless it exists (``schema.fingerprint_index``), for a
+        run that looks them up per batch. Under the database's lock, in its own transaction."""
+        with transaction(self.dialect, self.connection, self.database.name) as cursor:
+            cursor.execute(fingerprint_index(self.dialect, self.plan.tables))
 
     def known_fingerprints(self, fingerprints: Sequence[bytes]) -> set[bytes]:
         """Which source-row fingerprints stored profiles hold."""

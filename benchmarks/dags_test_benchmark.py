@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run the unchanged re-run once more under cProfile (top 30)",
     )
+    parser.add_argument(
+        "--profile-run",
+        choices=("rerun", "import"),
+        default="rerun",
+        help="which run --profile repeats: the unchanged re-run (default) or the import into an empty store",
+    )
     args = parser.parse_args(argv)
     profile = ""
     with (
@@ -190,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             runs[label] = (seconds, peak)
         if args.profile:
             airflow(env, "variables", "set", variable, "0")
+            if args.profile_run == "import":
+                with psycopg.connect(dbs.store_uri, autocommit=True) as db:
+                    for table in ("customers_profiles", "customers_events", "customers_rejections"):
+                        db.execute(f"TRUNCATE {table}")
             out = folder / "rerun.prof"
             subprocess.run(
                 [sys.executable, "-m", "cProfile", "-o", str(out), str(AIRFLOW), "dags", "test", NAME],
@@ -217,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("(import = wall minus the zero-row run's; own RSS = peak minus the zero-row run's peak)")
     if profile:
-        print("\ncProfile of the unchanged re-run (airflow dags test, whole process), top 30 by own time:")
+        which = "unchanged re-run" if args.profile_run == "rerun" else "import into an empty store"
+        print(f"\ncProfile of the {which} (airflow dags test, whole process), top 30 by own time:")
         print(profile)
     return 0
 

@@ -411,3 +411,31 @@ def test_coercers_only_ever_raise_value_rejected(field_type: str, options: dict[
     if rejected is not None:
         assert rejected.code in vars(errors).values()
         assert rejected.message
+
+
+def _ip_by_the_library(value: str) -> str | None:
+    """What the IP coercer answered before its IPv4 fast path: the ipaddress module's parse."""
+    address, _, zone = value.partition("%")
+    if zone and ":" not in address:
+        return None
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.", max_size=16),
+        st.text(alphabet="0125.:%a \n\u0661", max_size=12),  # a newline; an Arabic-Indic digit
+        st.from_regex(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", fullmatch=True),
+    )
+)
+def test_the_ipv4_fast_path_agrees_with_the_library(value: str) -> None:
+    convert = make_coercer(FieldDef(type=FieldType.IP), None, "UTC")
+    try:
+        answer: str | None = convert(value)
+    except ValueRejected:
+        answer = None
+    assert answer == _ip_by_the_library(value.strip())

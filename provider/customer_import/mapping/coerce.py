@@ -12,6 +12,7 @@ import ipaddress
 import json
 import math
 import re
+import unicodedata
 import uuid
 import zoneinfo
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import DOT_ATOM_TEXT_INTL
 
 from customer_import.mapping.errors import (
     INVALID_DATE,
@@ -414,8 +416,19 @@ def _build_bool(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
     return convert
 
 
+# An IPv4 address as ipaddress writes it (ASCII digits, no leading zero, each part at most 255): the
+# library parses exactly these texts to themselves, so they need no parse (timeit here: 0.35 µs a value
+# instead of 3.3 µs; about 11 µs under a profiler).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
+
+
 def _build_ip(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
+    canonical_ipv4 = _CANONICAL_IPV4.match
+
     def convert(value: Any) -> str:
+        if isinstance(value, str) and canonical_ipv4(value):
+            return value
         if isinstance(value, ipaddress.IPv4Interface | ipaddress.IPv6Interface):  # before Address: a subclass
             return value.ip.compressed
         if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
@@ -486,9 +499,49 @@ def _build_json(field_def: FieldDef, item: MappingItem | None, timezone: str) ->
 # alone, which it checks once per distinct domain below; anything else gets the full check every time.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 _MAX_LOCAL, _MAX_EMAIL = 64, 254
+_DOT_ATOM_INTL = DOT_ATOM_TEXT_INTL  # email-validator's own pattern for an internationalised local part
+_SAFE_CATEGORIES = frozenset("LNPSM")
 # Longer text is refused before the library sees it. Generous: Unicode normalisation can shorten an
 # address (combining characters), so the library decides anything up to this length.
 _MAX_EMAIL_TEXT = 4 * _MAX_EMAIL
+
+
+@functools.lru_cache(maxsize=65536)
+def _safe_char(c: str) -> bool:
+    """A letter, number, punctuation, symbol or mark (the categories check_unsafe_chars lets through)."""
+    return unicodedata.category(c)[0] in _SAFE_CATEGORIES
+
+
+def _safe_text(text: str) -> bool:
+    """email-validator's check_unsafe_chars passes non-empty ``text`` (no space allowed): letters,
+    numbers, punctuation and symbols, and marks anywhere but first."""
+    return unicodedata.category(text[0])[0] != "M" and all(map(_safe_char, text))
+
+
+def _international_email(value: str, domain_of: Callable[[str], str | None]) -> str | None:
+    """The normalised form of an address whose local part is not ASCII, where email-validator's answer
+    is certain without calling it; None where it is not (the caller asks the library then).
+
+    ``validate_email(value)`` accepts such an address, and its answer is the local part NFC-normalised,
+    an @ and the domain, lowercased, exactly when: the local part is a dot-atom of email-validator's
+    internationalised characters (so no quote, @, < or space: the split is at the one @), before and after
+    NFC, with only safe characters; the domain is ASCII, valid (``domain_of``) and without Punycode
+    labels (its Unicode form is then its ASCII form); and the address before and after normalisation is
+    at most 254 UTF-8 bytes. The same rules as the library's (email_validator.syntax, 2.x); the
+    equivalence is tested against the library on generated addresses (tests/unit/test_coerce_email.py)."""
+    local, at, domain = value.rpartition("@")
+    if not at or local.isascii() or not domain.isascii() or not _DOT_ATOM_INTL.match(local):
+        return None
+    normalised = domain_of(domain)
+    if normalised is None or "xn--" in normalised or not _safe_text(local):
+        return None
+    nfc = unicodedata.normalize("NFC", local)
+    if nfc != local and not (_DOT_ATOM_INTL.match(nfc) and _safe_text(nfc)):
+        return None
+    address = f"{nfc}@{normalised}"
+    if len(value.encode("utf-8")) > _MAX_EMAIL or len(address.encode("utf-8")) > _MAX_EMAIL:
+        return None
+    return address.lower()
 
 
 def _build_email(field_def: FieldDef, item: MappingItem | None, timezone: str) -> Coercer:
@@ -523,6 +576,9 @@ def _build_email(field_def: FieldDef, item: MappingItem | None, timezone: str) -
             normalised = domain_of(domain)
             if normalised is not None:
                 return f"{local.lower()}@{normalised}"
+        international = _international_email(value, domain_of)
+        if international is not None:
+            return international
         return full_check(value)  # rare shapes, and every invalid address: the library says why
 
     return convert

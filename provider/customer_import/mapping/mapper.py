@@ -335,18 +335,20 @@ class RowMapper:
 
     def _rejected_values(self, row: Sequence[Any], row_no: int, cursor: Any) -> Rejection:
         """The rejection of a row with bad values: the first problem, and the codes of the others."""
-        problems: list[tuple[_Column, ValueRejected, Any]] = []
+        # (column, code, message, value): no exception is kept. Its traceback (and its context's) holds
+        # this frame, whose list would hold the exception: a cycle only the collector frees, and the import
+        # runs with it mostly idle (importer._heap_frozen), so each bad row's frames and values piled up.
+        problems: list[tuple[_Column, str, str, Any]] = []
         for column in self._columns:
             raw = row[column.index]
             try:
                 column.coerce(raw)
             except ValueRejected as exc:
-                problems.append((column, exc, raw))
-        bad, first, raw_value = problems[0]
-        message = _message(bad.column, first, raw_value)
+                problems.append((column, exc.code, _message(column.column, exc, raw), raw))
+        bad, code, message, raw_value = problems[0]
         if len(problems) > 1:
-            message += " (also: " + ", ".join(f"{c.column}: {e.code}" for c, e, _ in problems[1:]) + ")"
-        return Rejection(row_no, cursor, bad.column, first.code, message, raw_value)
+            message += " (also: " + ", ".join(f"{c.column}: {e}" for c, e, _, _ in problems[1:]) + ")"
+        return Rejection(row_no, cursor, bad.column, code, message, raw_value)
 
     def _read_key(self, row: Sequence[Any], values: dict[str, Any]) -> tuple[Any, str | None, Any]:
         """(key, key2, raw key); a key that cannot be read is returned as a Rejection in first place."""

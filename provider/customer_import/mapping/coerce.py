@@ -528,7 +528,7 @@ def _international_email(value: str, domain_of: Callable[[str], str | None]) -> 
     NFC, with only safe characters; the domain is ASCII, valid (``domain_of``) and without Punycode
     labels (its Unicode form is then its ASCII form); and the address before and after normalisation is
     at most 254 UTF-8 bytes. The same rules as the library's (email_validator.syntax, 2.x); the
-    equivalence is tested against the library on generated addresses (tests/unit/test_coerce_email.py)."""
+    equivalence is tested against the library on generated addresses (tests/unit/test_email_fast_path.py)."""
     local, at, domain = value.rpartition("@")
     if not at or local.isascii() or not domain.isascii() or not _DOT_ATOM_INTL.match(local):
         return None

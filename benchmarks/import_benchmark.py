@@ -999,13 +999,14 @@ def print_results(r: Results, profiled: bool) -> None:
         )
         print(
             f"  {'round':<6} {'SQL limit':>10} {'ours':>8} {'x limit':>8} {'re-run':>8} {'x limit':>8}"
-            "   CPU stolen (limit / ours)"
+            "   CPU stolen (limit / ours)   ours: created / updated"
         )
         for number, one in enumerate(r.rounds, 1):
             stolen = " / ".join(f"{m.cpu.steal:.1f} s" if m.cpu else "?" for m in (one.limit, one.ours))
+            written = f"{one.ours.counts.get('created', 0):,} / {one.ours.counts.get('updated', 0):,}"
             print(
                 f"  {number:<6} {one.limit.seconds:>8.1f} s {one.ours.seconds:>6.1f} s {one.upsert_ratio:>7.2f}x "
-                f"{one.rerun.seconds:>6.1f} s {one.rerun_ratio:>7.2f}x   {stolen}"
+                f"{one.rerun.seconds:>6.1f} s {one.rerun_ratio:>7.2f}x   {stolen:<27} {written}"
             )
     print("\nmeasured on the same rows (a quarter of the pre-loaded customers changed since):")
     for m in (r.limit, r.limit_unchanged, r.ours, r.rerun, r.dlt_merge, r.dlt_rerun):

@@ -291,6 +291,11 @@ def _busy(times: Any) -> float:
     return float(times.user + times.nice + times.system + times.irq + times.softirq)
 
 
+def _process_cpu(times: Any) -> float:
+    """CPU seconds of ``psutil.Process.cpu_times()``: the process's and its ended children's."""
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
 class RssSampler:
     """The peak resident set size of this process and its children (mapping workers) while the block
     runs, sampled every ``interval`` s; and the CPU time it took: this process's, the whole machine's
@@ -326,8 +331,7 @@ class RssSampler:
         self._thread.join()
         machine, own = psutil.cpu_times(), self.process.cpu_times()
         self.cpu = CpuTime(
-            process=(own.user + own.system + own.children_user + own.children_system)
-            - (self._own.user + self._own.system + self._own.children_user + self._own.children_system),
+            process=_process_cpu(own) - _process_cpu(self._own),
             machine=_busy(machine) - _busy(self._machine),
             steal=float(getattr(machine, "steal", 0.0) - getattr(self._machine, "steal", 0.0)),
         )
@@ -594,6 +598,10 @@ def quiet_logs(verbose: bool) -> None:
         logging.getLogger("customer_import").setLevel(logging.WARNING)
 
 
+def drop_database(admin: psycopg.Connection[Any], name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @contextmanager
 def throwaway_databases(admin_dsn: str, keep: bool) -> Iterator[Databases]:
     tag = uuid.uuid4().hex[:8]
@@ -609,9 +617,7 @@ def throwaway_databases(admin_dsn: str, keep: bool) -> Iterator[Databases]:
         else:
             with psycopg.connect(admin_dsn, autocommit=True) as admin:
                 for name in (dbs.source, dbs.store, dbs.preloaded):
-                    admin.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                    )
+                    drop_database(admin, name)
 
 
 def server_description(dsn: str) -> str:
@@ -767,7 +773,7 @@ def copy_database(dbs: Databases, source: str, target: str) -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (source,),
         )
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
+        drop_database(admin, target)
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source))
         )
@@ -1023,8 +1029,8 @@ def print_results(r: Results, profiled: bool) -> None:
     limit = r.limit.rows_per_second
     upsert_ratio = r.ours.rows_per_second / limit
     # The median of each ratio over the rounds (with one round, that round's).
-    rerun_ratio = statistics.median_low(one.rerun_ratio for one in r.rounds) if r.rounds else 0.0
-    measured = [m for one in r.rounds for m in (one.ours, one.rerun)] or [r.ours, r.rerun]
+    rerun_ratio = statistics.median_low(one.rerun_ratio for one in r.rounds)
+    measured = [m for one in r.rounds for m in (one.ours, one.rerun)]
     peak = max(m.peak_rss or 0 for m in measured)
     own = max((m.peak_rss or 0) - (m.rss_before or 0) for m in measured)
     print("\nsummary:")

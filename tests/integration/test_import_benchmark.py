@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,17 +20,19 @@ ROWS = 400
 
 
 @pytest.fixture
-def admin() -> psycopg.Connection:  # type: ignore[type-arg]
+def admin() -> Iterator[psycopg.Connection[Any]]:
     try:
-        return psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
+        connection = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
         raise
+    with connection:
+        yield connection
 
 
 def test_rounds_start_from_the_preloaded_store_and_leave_no_database_behind(
-    admin: psycopg.Connection,
-) -> None:  # type: ignore[type-arg]
+    admin: psycopg.Connection[Any],
+) -> None:
     done = subprocess.run(
         [
             sys.executable,

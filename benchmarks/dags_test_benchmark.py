@@ -53,6 +53,7 @@ COLUMNS = (
     "last_order_at text, city text, country text"
 )
 NAMES = [c.split()[0] for c in COLUMNS.split(", ")]
+DATABASE = ROOT / "include" / "profile_databases" / "customers.yaml"
 
 
 def make_source(uri: str, rows: int, folder: Path) -> None:
@@ -141,6 +142,27 @@ def sql_limit(source_uri: str, store_uri: str) -> float:
     return time.perf_counter() - start
 
 
+def import_in_process(folder: Path, dbs: bench.Databases) -> bench.Measurement:
+    """The import of every row once more, by ``run_import`` in this process (as the operator calls it)
+    under import_benchmark.py's phase timers, into the store emptied of the runs before."""
+    from customer_import.config import batch_size
+    from customer_import.cursor import MemoryCursor
+    from customer_import.spec.database import ProfileDatabase
+    from customer_import.spec.import_spec import ImportSpec
+
+    with psycopg.connect(dbs.store_uri, autocommit=True) as db:
+        db.execute("TRUNCATE customers_profiles, customers_events, customers_rejections")
+        db.execute("VACUUM ANALYZE customers_profiles")
+    bench.configure_airflow(folder / "airflow", dbs)  # the migrated home of the runs before
+    bench.quiet_logs(verbose=False)
+    spec = ImportSpec.model_validate(yaml.safe_load((folder / "specs" / f"{NAME}.yaml").read_text()))
+    database = ProfileDatabase.model_validate(yaml.safe_load(DATABASE.read_text()))
+    bench.checkpoint(dbs)
+    print(f"[{time.strftime('%H:%M:%S')}] run_import {NAME} in this process, with the phase timers")
+    label = "run_import in this process (creates)"
+    return bench.run_ours(label, spec, database, MemoryCursor(0), batch_size())  # as the dags test runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -156,8 +178,15 @@ def main(argv: list[str] | None = None) -> int:
         default="rerun",
         help="which run --profile repeats: the unchanged re-run (default) or the import into an empty store",
     )
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="then import every row once more in this process (run_import, the store emptied) and print "
+        "where the time goes, as import_benchmark.py does",
+    )
     args = parser.parse_args(argv)
     profile = ""
+    stages: bench.Measurement | None = None
     with (
         tempfile.TemporaryDirectory(prefix="customer-import-dags-test-") as temp,
         bench.throwaway_databases(args.pg, keep=False) as dbs,
@@ -211,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             text = io.StringIO()
             pstats.Stats(str(out), stream=text).sort_stats("tottime").print_stats(30)
             profile = text.getvalue()
+        if args.stages:
+            stages = import_in_process(folder, dbs)
         bench.checkpoint(dbs)
         limit = sql_limit(dbs.source_uri, dbs.store_uri)
         with psycopg.connect(dbs.store_uri) as db:
@@ -226,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{(peak - base_peak) / 2**20:7.0f}M"
         )
     print("(import = wall minus the zero-row run's; own RSS = peak minus the zero-row run's peak)")
+    if stages is not None:
+        print(f"\nin this process (run_import, the same spec, an emptied store): {stages.seconds:.1f} s")
+        bench._details(stages)
+        bench.print_phases(stages, limit)
     if profile:
         which = "unchanged re-run" if args.profile_run == "rerun" else "import into an empty store"
         print(f"\ncProfile of the {which} (airflow dags test, whole process), top 30 by own time:")

@@ -460,7 +460,38 @@ class PhaseTimer:
         self._wrap(PostgresStore, "load_stage", lambda _: self._statement("COPY rows into the stage"))
         self._wrap(psycopg.Connection, "commit", lambda _: self._statement("COMMIT"))
         self._wrap(psycopg.Cursor, "execute", lambda a: self._statement(statement_label(a[1])))
+        self._time_fields()
         return self
+
+    def _time_fields(self) -> None:
+        """Time each mapped field's column path (once per batch and field) in the columnar mapper."""
+        from customer_import.mapping.columnar import ColumnarMapper
+
+        original = ColumnarMapper.__init__
+        seconds = self.seconds
+
+        def timed(path: Callable[..., Any], name: str) -> Callable[..., Any]:
+            def column(*args: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return path(*args)
+                finally:
+                    seconds[f"field: {name}"] += time.perf_counter() - start
+
+            return column
+
+        def init(mapper: Any, *args: Any, **kwargs: Any) -> None:
+            original(mapper, *args, **kwargs)
+            if not (hasattr(mapper, "_paths") and hasattr(mapper, "_fields")):
+                if "ColumnarMapper._paths" not in self.missing:
+                    self.missing.append("ColumnarMapper._paths")
+                return
+            mapper._paths = tuple(
+                timed(path, name) for path, name in zip(mapper._paths, mapper._fields, strict=True)
+            )
+
+        ColumnarMapper.__init__ = init  # type: ignore[method-assign]
+        self._restore.append((ColumnarMapper, "__init__", original))
 
     def __exit__(self, *exc: object) -> None:
         for owner, name, original in reversed(self._restore):
@@ -508,6 +539,11 @@ class PhaseTimer:
             "set-up statements (ensure_schema)": s["setup"],
         }
         phases["other (connections, cursor advance, report)"] = total - sum(phases.values())
+        # Not part of the sum: inside "map + validate: rows not known", each field's column path (the
+        # rows a path leaves undecided or rejects are mapped again row by row, not counted here).
+        fields = sorted(((k[7:], v) for k, v in s.items() if k.startswith("field: ")), key=lambda kv: -kv[1])
+        for name, seconds in fields:
+            phases[f"(inside map + validate) field {name}: its column path"] = seconds
         # Not part of the sum: the helper threads' time, overlapped with the phases above.
         phases["(overlapped) the helper thread's fetch (psycopg fetchmany or ADBC batches)"] = (
             s["fetchmany"] + bg["fetchmany"]
@@ -985,6 +1021,22 @@ def _details(m: Measurement) -> None:
         print("      " + m.cpu.describe(m.seconds))
 
 
+def print_phases(m: Measurement, limit_seconds: float) -> None:
+    """The per-stage table of one of our loads, each stage's share and its ratio to the SQL limit."""
+    if not m.phases:
+        return
+    print(
+        f"\nwhere the time goes: {m.label} ({m.seconds:.1f} s; the SQL limit's whole load: {limit_seconds:.1f} s)"
+    )
+    print(f"  {'stage':<72} {'seconds':>10} {'share':>6} {'x limit':>8}")
+    for name, seconds in m.phases.items():
+        share = 100 * seconds / m.seconds if m.seconds else 0.0
+        ratio = seconds / limit_seconds if limit_seconds else 0.0
+        print(f"  {name:<72} {seconds:>8.2f} s {share:>5.1f}% {ratio:>7.2f}x")
+    if m.untimed:
+        print(f"  (not timed, not found: {', '.join(m.untimed)})")
+
+
 def _verdict(met: bool) -> str:
     return "met" if met else "NOT MET"
 
@@ -1064,16 +1116,7 @@ def print_results(r: Results, profiled: bool) -> None:
         f"{_verdict(own <= TARGET_OWN_RSS_MB * MB)}   (sampled peak {_mb(peak)})"
     )
     for m in (r.ours, r.rerun):
-        if m.phases:
-            limit_seconds = f"the SQL limit's whole load: {r.limit.seconds:.1f} s"
-            print(f"\nwhere the time goes: {m.label} ({m.seconds:.1f} s; {limit_seconds})")
-            print(f"  {'stage':<72} {'seconds':>10} {'share':>6} {'x limit':>8}")
-            for name, seconds in m.phases.items():
-                share = 100 * seconds / m.seconds if m.seconds else 0.0
-                ratio = seconds / r.limit.seconds if r.limit.seconds else 0.0
-                print(f"  {name:<72} {seconds:>8.2f} s {share:>5.1f}% {ratio:>7.2f}x")
-            if m.untimed:
-                print(f"  (not timed, not found: {', '.join(m.untimed)})")
+        print_phases(m, r.limit.seconds)
     for label, text in r.profiles:
         print(f"\ncProfile, {label}: top 25 by cumulative time")
         print(text)

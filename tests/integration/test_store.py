@@ -317,3 +317,19 @@ def test_profiles_export_command_prints_one_json_object_per_profile(store: str) 
     assert lines[0]["crm_id"] == 1
     assert lines[0]["subscriptions"] == []
     assert {"profile_id", "created_at", "updated_at"} <= set(lines[0])
+
+
+def test_tags_repeated_across_rows_and_batches_round_trip(store: str) -> None:
+    """The PostgreSQL store turns each distinct tag list into JSON once a run (dialects._jsonb_tags): rows
+    sharing a list, and lists differing only in order or in non-ASCII letters, keep their own tags."""
+    spec = make_spec(mapping=[{"field": "email", "column": "email"}, {"field": "interests", "column": "i"}])
+    tags = [["books", "tech"], ["tech", "books"], ["müsli", '"quoted"'], ["books", "tech"], None]
+    rows = [row(n, f"p{n}@x.com", interests=t) for n, t in enumerate(tags, start=1)]
+    database = make_database()
+    with open_store(store) as (dialect, connection):
+        ensure_schema(dialect, connection, database)
+        writer = ProfileWriter(dialect, connection, spec, database, run_id="run-1")
+        writer.write(rows[:3], now=T0)
+        writer.write(rows[3:], now=T0)
+    stored = {p["fields"]["email"]: p["fields"].get("interests") for p in profiles(store)}
+    assert stored == {f"p{n}@x.com": t for n, t in enumerate(tags, start=1)}

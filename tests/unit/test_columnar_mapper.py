@@ -526,3 +526,21 @@ def test_the_batch_mapper_is_columnar_unless_switched_off(monkeypatch: pytest.Mo
     assert isinstance(batch_mapper(spec, DATABASE, None, 0).batch_mapper(columns), ColumnarMapper)
     monkeypatch.setenv("AIRFLOW__CUSTOMER_IMPORT__COLUMNAR_MAPPING", "false")
     assert type(batch_mapper(spec, DATABASE, None, 0).batch_mapper(columns)) is RowMapper
+
+
+def test_tags_repeated_in_a_batch_are_mapped_once_into_lists_of_their_own() -> None:
+    """Tags text is coerced once per distinct text of a batch; every row still gets its own list (a
+    record that changes its tags never changes another's), and a rejected text is the row mapper's."""
+    spec = make_spec(
+        mapping=[{"field": "email", "column": "email"}, {"field": "interests", "column": "tags"}]
+    )
+    database = make_database()
+    oracle, mapper = both(spec, database, ("email", "tags"))
+    rows = [(f"c{n}@example.com", "golf; tennis" if n % 3 else "[1, [2]]") for n in range(30)]
+    rows += [("x@example.com", None), ("y@example.com", "  ")]
+    check(oracle, mapper, rows)
+    mapped = mapper.map_rows(rows, range(1, len(rows) + 1))
+    lists = [m.values["interests"] for m in mapped if isinstance(m, Record) and m.values["interests"]]
+    assert len(lists) == 20 and all(tags == ["golf", "tennis"] for tags in lists)
+    assert len({id(tags) for tags in lists}) == len(lists)
+    assert sum(isinstance(m, Rejection) for m in mapped) == 10

@@ -4,7 +4,8 @@
 goes through the fastest path that is *provably* the row path's answer, or leaves a value *undecided*:
 
 * text, enums, dates and the other types with hashable values: the row coercer itself, once per
-  *distinct* value of a batch (and, while a column repeats its values, once per run);
+  *distinct* value of a batch (and, while a column repeats its values, once per run); tags given as
+  text once per distinct text of a batch, each row getting its own list;
 * integers, floats, datetimes: a type check of the whole column in C, then the value as it is (what the
   coercer returns for it) or one conversion per value without the coercer's per-value dispatch;
 * emails: the row coercer's fast rule (an unquoted ASCII local part; ``email-validator`` once per distinct
@@ -128,6 +129,34 @@ class _Distinct:
         if any(memo[value] is _UNDECIDED for value in distinct):
             undecided.update(i for i, value in enumerate(out) if value is _UNDECIDED)
         return out
+
+
+def _tags_column(coerce: Callable[[Any], Any]) -> _Column:
+    """Tags from text: the row coercer once per distinct text of a batch, a fresh list per row (records
+    never share a list); other values (lists from the source): the coercer per value."""
+    each = _each(coerce)
+
+    def column(values: Sequence[Any], undecided: set[int]) -> list[Any]:
+        if not _types(values) <= {str, _NONE}:
+            return each(values, undecided)
+        memo: dict[Any, Any] = {}
+        for value in dict.fromkeys(values):
+            try:
+                memo[value] = coerce(value)
+            except ValueRejected:
+                memo[value] = _UNDECIDED
+        out: list[Any] = []
+        append = out.append
+        for index, value in enumerate(values):
+            tags = memo[value]
+            if tags is _UNDECIDED:
+                append(None)
+                undecided.add(index)
+            else:
+                append(None if tags is None else list(tags))
+        return out
+
+    return column
 
 
 def _int_column(coerce: Callable[[Any], Any]) -> _Column:
@@ -302,8 +331,10 @@ def _column_path(
         return _float_column(coerce)
     if kind is FieldType.DATETIME:
         return _datetime_column(coerce, timezone)
-    if kind in (FieldType.TAGS, FieldType.JSON):
-        return _each(coerce)  # lists and dicts: a fresh value per row, never shared between records
+    if kind is FieldType.TAGS:
+        return _tags_column(coerce)
+    if kind is FieldType.JSON:
+        return _each(coerce)  # dicts and lists: a fresh value per row, never shared between records
     return _Distinct(coerce)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import Any, TypeVar
 
 from customer_import.fingerprints import StoredFingerprints, fingerprints_apply
@@ -135,30 +136,22 @@ class ProfileWriter:
         self._sequence_found = False
 
     def _stage_rows(self, rows: Sequence[Record], fingerprints: Mapping[int, bytes]) -> list[tuple[Any, ...]]:
-        """The stage's tuples; values are adapted only for the field types the dialect changes."""
-        names, key_adapter, fingerprint = self._names, self._key_adapter, fingerprints.get
-        if not any(self._adapters):
-            return [
-                (
-                    row.row_no,
-                    row.key if key_adapter is None else key_adapter(row.key),
-                    row.key2,
-                    *map(row.values.get, names),
-                    fingerprint(row.row_no),
-                )
-                for row in rows
-            ]
-        pairs = tuple(zip(names, self._adapters, strict=True))
-        staged = []
-        for row in rows:
-            values = row.values
-            out = [row.row_no, row.key if key_adapter is None else key_adapter(row.key), row.key2]
-            for name, adapt in pairs:
-                value = values.get(name)
-                out.append(value if adapt is None or value is None else adapt(value))
-            out.append(fingerprint(row.row_no))
-            staged.append(tuple(out))
-        return staged
+        """The stage's tuples, built column by column in C (``map``, ``zip``); values are adapted only
+        for the field types the dialect changes."""
+        key_adapter = self._key_adapter
+        row_numbers = [row.row_no for row in rows]
+        keys = [row.key for row in rows]
+        values = [row.values for row in rows]
+        columns: list[Sequence[Any]] = [
+            row_numbers,
+            keys if key_adapter is None else list(map(key_adapter, keys)),
+            [row.key2 for row in rows],
+        ]
+        for name, adapt in zip(self._names, self._adapters, strict=True):
+            column = list(map(dict.get, values, repeat(name)))
+            columns.append(column if adapt is None else [None if v is None else adapt(v) for v in column])
+        columns.append(list(map(fingerprints.get, row_numbers)))
+        return list(zip(*columns, strict=True))
 
     def _read(self, read: Callable[[Any], T]) -> T:
         """``read(cursor)`` outside any write transaction, which is ended after: no snapshot or lock kept."""

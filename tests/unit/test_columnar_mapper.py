@@ -544,3 +544,30 @@ def test_tags_repeated_in_a_batch_are_mapped_once_into_lists_of_their_own() -> N
     assert len(lists) == 20 and all(tags == ["golf", "tennis"] for tags in lists)
     assert len({id(tags) for tags in lists}) == len(lists)
     assert sum(isinstance(m, Rejection) for m in mapped) == 10
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Berlin", "UTC", "America/St_Johns"])
+def test_datetime_text_read_in_one_loop_is_the_coercers(timezone: str) -> None:
+    """ISO timestamps given as text (no date_format) are read column-wise with the row coercer's exact
+    answers: naive times in the spec's zone (a DST gap shifted forward, an ambiguous time's first
+    occurrence), offsets, padding, blanks, and every text it rejects (mapped again for the message)."""
+    spec = make_spec(mapping=[{"field": "email", "column": "email"}, {"field": "seen_at", "column": "s"}])
+    texts = [
+        "2026-03-29 02:30:00",  # Berlin: in the spring-forward gap
+        "2026-10-25 02:30:00",  # Berlin: ambiguous
+        "2026-11-01T01:30:00",  # St John's and others: around their own changes
+        " 2026-07-01T12:00:00+05:30 ",
+        "2026-07-01T12:00:00Z",
+        "2026-07-01",
+        "20260701T120000",
+        "0001-01-01T00:30:00",  # before UTC's year 1 in a zone east of it: out of range
+        "9999-12-31T23:59:59-03:00",  # after year 9999 in UTC
+        "",
+        "   ",
+        None,
+        "yesterday",
+        "2026-02-30 10:00:00",
+    ]
+    oracle, mapper = both(spec, make_database(), ("email", "s"), timezone=timezone)
+    rows = [(f"p{n}@example.com", text) for n, text in enumerate(texts * 3)]
+    check(oracle, mapper, rows)

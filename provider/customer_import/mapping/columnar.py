@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -191,14 +192,38 @@ def _float_column(coerce: Callable[[Any], Any]) -> _Column:
     return column
 
 
-def _datetime_column(coerce: Callable[[Any], Any], timezone: str) -> _Column:
+def _datetime_column(coerce: Callable[[Any], Any], timezone: str, iso_text: bool) -> _Column:
     """Datetimes become aware UTC datetimes: an aware one by ``astimezone(UTC)``, as the coercer; a naive one,
-    when the spec's zone is UTC, by attaching UTC (the coercer's localise-then-convert gives the same)."""
+    when the spec's zone is UTC, by attaching UTC (the coercer's localise-then-convert gives the same).
+    ``iso_text`` (no ``date_format``): a column of text is read in one loop as the coercer reads each value
+    (stripped, ``fromisoformat``, a naive time in the spec's zone, fold=0, to UTC), without its per-value
+    layers and cache (source timestamps are mostly distinct); what it cannot read, the coercer rejects."""
     each = _each(coerce)
     utc = timezone in _UTC_ZONES
+    zone = ZoneInfo(timezone)
+    parse = datetime.fromisoformat
+
+    def texts(values: Sequence[Any], undecided: set[int]) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        for index, value in enumerate(values):
+            text = None if value is None else value.strip()
+            if not text:
+                append(None)
+                continue
+            try:
+                moment = parse(text)
+                append((moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC))
+            except (ValueError, OverflowError):
+                append(None)
+                undecided.add(index)
+        return out
 
     def column(values: Sequence[Any], undecided: set[int]) -> list[Any]:
-        if not _types(values) <= {datetime, _NONE}:
+        types = _types(values)
+        if iso_text and types <= {str, _NONE}:
+            return texts(values, undecided)
+        if not types <= {datetime, _NONE}:
             return each(values, undecided)
         try:
             if utc:
@@ -330,7 +355,7 @@ def _column_path(
     if kind is FieldType.FLOAT:
         return _float_column(coerce)
     if kind is FieldType.DATETIME:
-        return _datetime_column(coerce, timezone)
+        return _datetime_column(coerce, timezone, iso_text=item is None or item.date_format is None)
     if kind is FieldType.TAGS:
         return _tags_column(coerce)
     if kind is FieldType.JSON:

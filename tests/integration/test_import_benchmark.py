@@ -4,17 +4,15 @@ every round, and every throwaway database dropped after."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import PG_DSN, REPO, _unavailable
+from tests.conftest import PG_DSN, _unavailable
+from tests.integration.benchmark_runs import run_benchmark
 
 ROWS = 400
 
@@ -33,28 +31,7 @@ def admin() -> Iterator[psycopg.Connection[Any]]:
 def test_rounds_start_from_the_preloaded_store_and_leave_no_database_behind(
     admin: psycopg.Connection[Any],
 ) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "import_benchmark.py"),
-            "--rows",
-            str(ROWS),
-            "--rounds",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        # The benchmark configures its own Airflow (a temporary home): none of the suite's settings.
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
-            "CUSTOMER_IMPORT_BENCH_PG": PG_DSN,
-        },
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    out = run_benchmark("import_benchmark.py", "--rows", str(ROWS), "--rounds", "2")
     assert "2 rounds, each on a copy of the pre-loaded store" in out
     rounds = re.findall(
         r"^  ([12]) +[\d.]+ s +[\d.]+ s +[\d.]+x +[\d.]+ s +[\d.]+x .* (\d+) / (\d+)$", out, re.MULTILINE

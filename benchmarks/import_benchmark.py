@@ -499,9 +499,10 @@ class PhaseTimer:
         self._restore.clear()
 
     @staticmethod
-    def _statements(seconds: dict[str, float]) -> list[tuple[str, float]]:
+    def _labelled(seconds: dict[str, float], prefix: str) -> list[tuple[str, float]]:
+        """The timings whose label starts with ``prefix`` (without it), the longest first."""
         return sorted(
-            ((k[6:], v) for k, v in seconds.items() if k.startswith("stmt: ")), key=lambda kv: -kv[1]
+            ((k[len(prefix) :], v) for k, v in seconds.items() if k.startswith(prefix)), key=lambda kv: -kv[1]
         )
 
     def breakdown(self, total: float) -> dict[str, float]:
@@ -509,7 +510,7 @@ class PhaseTimer:
         Then, outside the sum, what the helper thread writing batches spent while the phases went on."""
         s = defaultdict(float, {k: v for k, v in self.seconds.items() if not k.startswith("bg: ")})
         bg = defaultdict(float, {k[4:]: v for k, v in self.seconds.items() if k.startswith("bg: ")})
-        statements = self._statements(s)
+        statements = self._labelled(s, "stmt: ")
         phases = {
             # The next batch is fetched (and normalised) in a helper thread while this one is mapped and
             # written: what the run waits for is what the helper had not finished.
@@ -541,15 +542,14 @@ class PhaseTimer:
         phases["other (connections, cursor advance, report)"] = total - sum(phases.values())
         # Not part of the sum: inside "map + validate: rows not known", each field's column path (the
         # rows a path leaves undecided or rejects are mapped again row by row, not counted here).
-        fields = sorted(((k[7:], v) for k, v in s.items() if k.startswith("field: ")), key=lambda kv: -kv[1])
-        for name, seconds in fields:
+        for name, seconds in self._labelled(s, "field: "):
             phases[f"(inside map + validate) field {name}: its column path"] = seconds
         # Not part of the sum: the helper threads' time, overlapped with the phases above.
         phases["(overlapped) the helper thread's fetch (psycopg fetchmany or ADBC batches)"] = (
             s["fetchmany"] + bg["fetchmany"]
         )
         if bg["batch"]:
-            written = self._statements(bg)
+            written = self._labelled(bg, "stmt: ")
             phases["(overlapped) write thread: de-duplicate keys"] = bg["dedupe"]
             phases["(overlapped) write thread: rejections and counts"] = (
                 bg["batch"] - bg["dedupe"] - bg["write"]

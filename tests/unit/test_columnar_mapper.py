@@ -529,7 +529,7 @@ def test_the_batch_mapper_is_columnar_unless_switched_off(monkeypatch: pytest.Mo
 
 
 def test_tags_repeated_in_a_batch_are_mapped_once_into_lists_of_their_own() -> None:
-    """Tags text is coerced once per distinct text of a batch; every row still gets its own list (a
+    """Tags text is coerced once per distinct text (as other text columns); every row still gets its own list (a
     record that changes its tags never changes another's), and a rejected text is the row mapper's."""
     spec = make_spec(
         mapping=[{"field": "email", "column": "email"}, {"field": "interests", "column": "tags"}]

@@ -5,7 +5,7 @@ goes through the fastest path that is *provably* the row path's answer, or leave
 
 * text, enums, dates and the other types with hashable values: the row coercer itself, once per
   *distinct* value of a batch (and, while a column repeats its values, once per run); tags given as
-  text once per distinct text of a batch, each row getting its own list;
+  text the same way, each row then getting its own copy of the list;
 * integers, floats, datetimes: a type check of the whole column in C, then the value as it is (what the
   coercer returns for it) or one conversion per value without the coercer's per-value dispatch;
 * emails: the row coercer's fast rule (an unquoted ASCII local part; ``email-validator`` once per distinct
@@ -133,29 +133,14 @@ class _Distinct:
 
 
 def _tags_column(coerce: Callable[[Any], Any]) -> _Column:
-    """Tags from text: the row coercer once per distinct text of a batch, a fresh list per row (records
-    never share a list); other values (lists from the source): the coercer per value."""
-    each = _each(coerce)
+    """Tags: the coercer once per distinct text (``_Distinct``), each row then given its own copy of the
+    list (records never share one); lists from the source go through the coercer per value."""
+    distinct = _Distinct(coerce)
 
     def column(values: Sequence[Any], undecided: set[int]) -> list[Any]:
-        if not _types(values) <= {str, _NONE}:
-            return each(values, undecided)
-        memo: dict[Any, Any] = {}
-        for value in dict.fromkeys(values):
-            try:
-                memo[value] = coerce(value)
-            except ValueRejected:
-                memo[value] = _UNDECIDED
-        out: list[Any] = []
-        append = out.append
-        for index, value in enumerate(values):
-            tags = memo[value]
-            if tags is _UNDECIDED:
-                append(None)
-                undecided.add(index)
-            else:
-                append(None if tags is None else list(tags))
-        return out
+        return [
+            tags if tags is None or tags is _UNDECIDED else list(tags) for tags in distinct(values, undecided)
+        ]
 
     return column
 
